@@ -1,0 +1,410 @@
+"""Local stand-ins for the registry images the template's Dockerfile builds from.
+
+The test machines reach PyPI and Debian's mirrors but no container registry, so each
+base image the generated Dockerfile names is built here under the very same tag:
+``python:*-slim-*`` from Debian's own python3 (mmdebstrap), and
+``ghcr.io/astral-sh/uv:<version>`` from uv's wheel on PyPI. BuildKit then finds them in
+the engine's image store and never asks a registry.
+
+Test harness only: nothing here ends up in a generated service.
+"""
+
+# harness/ is a folder of scripts run by path, not a package; no copyright headers here.
+# ruff: noqa: INP001, CPY001
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+STAND_INS: dict[str, str] = {
+    "python:3.13-slim-trixie": "trixie",
+    "python:3.11-slim-bookworm": "bookworm",
+}
+UV_IMAGE = "ghcr.io/astral-sh/uv"
+
+MIRROR = "http://deb.debian.org/debian"
+SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+PYPI_SIMPLE = "https://pypi.org/simple"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+STAND_IN_LABEL = "dev.shipshape.stand-in"
+
+# What the official python:*-slim images declare that our Dockerfile relies on.
+PYTHON_IMAGE_CHANGES = (
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    # uv and pip read it; it is how they trust the host's TLS-intercepting proxy.
+    f"ENV SSL_CERT_FILE={HOST_CA_BUNDLE}",
+    'CMD ["python3"]',
+)
+# python3-venv gives `python -m venv` and ensurepip, as the official image has.
+PYTHON_PACKAGES = ("python3", "python3-venv", "ca-certificates", "passwd")
+# Written into the image's dpkg config, so later apt-get installs stay slim too.
+DPKG_EXCLUDES = (
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-exclude=/usr/share/lintian/*",
+)
+# Emptied after the build: package lists, caches and logs have no use in an image.
+ROOTFS_LEFTOVERS = (
+    "var/lib/apt/lists",
+    "var/cache/apt",
+    "var/cache/debconf",
+    "var/log",
+    "tmp",
+)
+
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----\s*", re.DOTALL)
+
+
+class HarnessError(RuntimeError):
+    """A base image cannot be built or checked; the message says what to do."""
+
+
+def _run(
+    cmd: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float | None = None,
+    stdin: int | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Run a command, return its stdout; on failure raise with its output's tail."""
+    words = [os.fspath(word) for word in cmd]
+    try:
+        proc = subprocess.run(
+            words,
+            stdin=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        msg = f"{words[0]} is not installed"
+        raise HarnessError(msg) from exc
+    except subprocess.TimeoutExpired as exc:
+        msg = f"{shlex.join(words)} took over {timeout:.0f}s"
+        raise HarnessError(msg) from exc
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        msg = f"{shlex.join(words)} exited with {proc.returncode}:\n{tail}"
+        raise HarnessError(msg)
+    return proc.stdout
+
+
+def check_engine() -> str:
+    """Return the engine's version, or raise if no Docker engine answers."""
+    hint = "start one with: harness/docker_engine.sh start"
+    try:
+        version = _run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=15).strip()
+    except HarnessError as exc:
+        reason = str(exc).strip().splitlines()[-1]
+        msg = f"no Docker engine answers ({reason}); {hint}"
+        raise HarnessError(msg) from exc
+    if not version:
+        msg = f"no Docker engine answers; {hint}"
+        raise HarnessError(msg)
+    return version
+
+
+def local_tags() -> set[str]:
+    """Tags of all images in the engine's store."""
+    out = _run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+    return set(out.split())
+
+
+def image_size_mb(tag: str) -> float:
+    """Uncompressed size of a local image in MB."""
+    return int(_run(["docker", "image", "inspect", "--format", "{{.Size}}", tag])) / 1e6
+
+
+def _ensure_mmdebstrap() -> None:
+    if shutil.which("mmdebstrap"):
+        return
+    if os.geteuid() != 0:
+        msg = "mmdebstrap is missing; as root: apt-get install mmdebstrap"
+        raise HarnessError(msg)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
+    packages = ["mmdebstrap", "gpg"]
+    try:
+        _run([*install, *packages], env=env)
+    except HarnessError:
+        # The package lists may be stale or absent on a fresh machine.
+        _run(["apt-get", "update", "-q"], env=env)
+        _run([*install, *packages], env=env)
+
+
+def _pem_blocks(text: str) -> list[str]:
+    return [block.strip() for block in _PEM_BLOCK.findall(text)]
+
+
+def _add_host_ca_bundle(rootfs: Path) -> None:
+    """Give the image the host's CA bundle, proxy CA included, for good.
+
+    The bundle is copied as it is; the certificates it has beyond Debian's also go
+    to /usr/local/share/ca-certificates, so an update-ca-certificates run in a
+    derived image (any apt-get install that touches ca-certificates) keeps them.
+    """
+    if not HOST_CA_BUNDLE.is_file():
+        msg = f"the host has no CA bundle at {HOST_CA_BUNDLE}"
+        raise HarnessError(msg)
+    host_bundle = HOST_CA_BUNDLE.read_text()
+    image_bundle = rootfs / HOST_CA_BUNDLE.relative_to("/")
+    debian_certs = set(_pem_blocks(image_bundle.read_text()))
+    extra = [cert for cert in _pem_blocks(host_bundle) if cert not in debian_certs]
+    local_dir = rootfs / "usr/local/share/ca-certificates"
+    local_dir.mkdir(parents=True, exist_ok=True)
+    for number, cert in enumerate(extra, start=1):
+        (local_dir / f"host-{number}.crt").write_text(cert + "\n")
+    image_bundle.write_text(host_bundle)
+
+
+def _finish_rootfs(rootfs: Path) -> None:
+    """Make a Debian minbase tree look like python:*-slim where our Dockerfile looks."""
+    _add_host_ca_bundle(rootfs)
+    local_bin = rootfs / "usr/local/bin"
+    local_bin.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        link = local_bin / name
+        link.unlink(missing_ok=True)
+        link.symlink_to("/usr/bin/python3")
+    # The official image's interpreter is not Debian's, so it has no PEP 668 marker:
+    # `pip install` and `uv pip install --system` work there without extra flags.
+    for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
+        marker.unlink()
+    for leftover in ROOTFS_LEFTOVERS:
+        directory = rootfs / leftover
+        if directory.is_dir() and not directory.is_symlink():
+            for entry in directory.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+    (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+    (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)
+
+
+def _python_version_of(tag: str) -> str:
+    match = re.fullmatch(r"python:(\d+\.\d+)-slim-\w+", tag)
+    if not match:
+        msg = f"{tag} is not a python:X.Y-slim-SUITE tag"
+        raise HarnessError(msg)
+    return match.group(1)
+
+
+def build_python_image(tag: str, suite: str) -> None:
+    """Build a python:X.Y-slim-SUITE stand-in from Debian SUITE's own python3."""
+    expected = _python_version_of(tag)
+    _ensure_mmdebstrap()
+    with tempfile.TemporaryDirectory(prefix="shipshape-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        tarball = Path(tmp) / "rootfs.tar"
+        _run(
+            [
+                "mmdebstrap",
+                "--mode=root",
+                "--variant=minbase",
+                "--format=directory",
+                f"--include={','.join(PYTHON_PACKAGES)}",
+                *(f"--dpkgopt={option}" for option in DPKG_EXCLUDES),
+                suite,
+                rootfs,
+                f"deb {MIRROR} {suite} main",
+                f"deb {MIRROR} {suite}-updates main",
+                f"deb {SECURITY_MIRROR} {suite}-security main",
+            ],
+            stdin=subprocess.DEVNULL,
+        )
+        _finish_rootfs(rootfs)
+        _run(["tar", "--numeric-owner", "--xattrs", "-C", rootfs, "-cf", tarball, "."])
+        changes = [*PYTHON_IMAGE_CHANGES, f"LABEL {STAND_IN_LABEL}=debian-{suite}"]
+        _run(
+            [
+                "docker",
+                "import",
+                *(f"--change={change}" for change in changes),
+                tarball,
+                tag,
+            ]
+        )
+    actual = _run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network=none",
+            tag,
+            "python",
+            "-c",
+            "import sys; print('%d.%d.%d' % sys.version_info[:3])",
+        ]
+    ).strip()
+    if not actual.startswith(f"{expected}."):
+        _run(["docker", "image", "rm", tag])
+        msg = (
+            f"Debian {suite} has Python {actual}, but {tag} promises {expected}; "
+            "fix STAND_INS in harness/base_images.py"
+        )
+        raise HarnessError(msg)
+
+
+def _https_get(url: str, *, accept: str = "*/*") -> bytes:
+    """Fetch an https URL; PyPI is the only host the harness downloads from."""
+    if not url.startswith("https://"):
+        msg = f"refusing to fetch {url}: not https"
+        raise HarnessError(msg)
+    request = urllib.request.Request(url, headers={"Accept": accept})  # noqa: S310 (https only)
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310 (https only)
+            data: bytes = response.read()
+    except OSError as exc:
+        msg = f"cannot fetch {url}: {exc}"
+        raise HarnessError(msg) from exc
+    return data
+
+
+def _uv_wheel(version: str) -> bytes:
+    """Download uv's static (musl) linux x86_64 wheel, checked against PyPI's hash."""
+    # The musl build is statically linked, like the binaries in the real ghcr image,
+    # so it also runs in a FROM scratch image and on any libc.
+    index = _https_get(f"{PYPI_SIMPLE}/uv/", accept="application/vnd.pypi.simple.v1+json")
+    pattern = re.compile(
+        rf"uv-{re.escape(version)}-py3-none-[\w.]*musllinux_\d+_\d+_x86_64[\w.]*\.whl"
+    )
+    wheels = [file for file in json.loads(index)["files"] if pattern.fullmatch(file["filename"])]
+    if not wheels:
+        msg = f"PyPI has no musllinux x86_64 wheel for uv {version}"
+        raise HarnessError(msg)
+    wheel = wheels[0]
+    data = _https_get(wheel["url"])
+    if hashlib.sha256(data).hexdigest() != wheel["hashes"]["sha256"]:
+        msg = f"{wheel['filename']} does not match PyPI's sha256"
+        raise HarnessError(msg)
+    return data
+
+
+def _scratch_layer(files: dict[str, bytes], directories: Iterable[str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name in directories:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            tar.addfile(info)
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o755
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def build_uv_image(version: str) -> None:
+    """Build ghcr.io/astral-sh/uv:VERSION: FROM scratch with /uv and /uvx."""
+    tag = f"{UV_IMAGE}:{version}"
+    with zipfile.ZipFile(io.BytesIO(_uv_wheel(version))) as wheel:
+        binaries = {name: wheel.read(f"uv-{version}.data/scripts/{name}") for name in ("uv", "uvx")}
+    with tempfile.TemporaryDirectory(prefix="shipshape-uv-") as tmp:
+        tarball = Path(tmp) / "uv.tar"
+        tarball.write_bytes(_scratch_layer(binaries, directories=["io"]))
+        _run(
+            [
+                "docker",
+                "import",
+                '--change=ENTRYPOINT ["/uv"]',
+                "--change=WORKDIR /io",
+                f"--change=LABEL {STAND_IN_LABEL}=pypi-uv-{version}",
+                tarball,
+                tag,
+            ]
+        )
+    actual = _run(["docker", "run", "--rm", "--network=none", tag, "--version"])
+    if actual.split()[:2] != ["uv", version]:
+        _run(["docker", "image", "rm", tag])
+        msg = f"{tag} reports {actual.strip()!r}"
+        raise HarnessError(msg)
+
+
+def _build(tag: str) -> None:
+    if tag in STAND_INS:
+        build_python_image(tag, STAND_INS[tag])
+    else:
+        build_uv_image(tag.removeprefix(f"{UV_IMAGE}:"))
+
+
+def ensure_base_images(
+    uv_version: str, tags: Iterable[str] | None = None, *, force: bool = False
+) -> list[str]:
+    """Build the stand-ins that are missing (all of them with force); return those built.
+
+    tags defaults to every python stand-in plus ghcr.io/astral-sh/uv:UV_VERSION.
+    """
+    wanted = list(tags) if tags is not None else [*STAND_INS, f"{UV_IMAGE}:{uv_version}"]
+    unknown = [tag for tag in wanted if tag not in STAND_INS and not tag.startswith(f"{UV_IMAGE}:")]
+    if unknown:
+        known = ", ".join([*STAND_INS, f"{UV_IMAGE}:VERSION"])
+        msg = f"no stand-in for {', '.join(unknown)}; known: {known}"
+        raise HarnessError(msg)
+    check_engine()
+    present = local_tags()
+    built = []
+    for tag in wanted:
+        if force or tag not in present:
+            _build(tag)
+            built.append(tag)
+    return built
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build the missing base-image stand-ins and print one line per image."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uv-version", required=True, help="tag of ghcr.io/astral-sh/uv")
+    parser.add_argument("--force", action="store_true", help="rebuild images that exist")
+    parser.add_argument(
+        "--tag",
+        action="append",
+        dest="tags",
+        metavar="TAG",
+        help="build only this image (repeatable); default: all stand-ins",
+    )
+    args = parser.parse_args(argv)
+    wanted: list[str] = args.tags or [*STAND_INS, f"{UV_IMAGE}:{args.uv_version}"]
+    try:
+        for tag in wanted:
+            started = time.monotonic()
+            built = ensure_base_images(args.uv_version, [tag], force=args.force)
+            took = f", {time.monotonic() - started:.0f}s" if built else ""
+            state = "built" if built else "present"
+            print(f"{state:8} {tag} ({image_size_mb(tag):.1f} MB{took})", flush=True)
+    except HarnessError as exc:
+        print(f"base_images: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

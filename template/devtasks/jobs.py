@@ -1,0 +1,59 @@
+"""How tasks run commands and declare themselves CI jobs."""
+
+import shlex
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from invoke.context import Context
+from invoke.exceptions import Exit, UnexpectedExit
+from invoke.tasks import Task
+
+Body = TypeVar("Body", bound=Callable[..., Any])
+CI_JOB_MARK = "__ci_job_env__"
+
+
+def ci_job(*, env: Iterable[str] = ()) -> Callable[[Body], Body]:
+    """Mark a task body as a CI job that reads the given environment variables.
+
+    `invoke parity` fails when a workflow sets a variable the task does not declare, and
+    when a task marked here is called by no job.
+    """
+
+    def mark(body: Body) -> Body:
+        setattr(body, CI_JOB_MARK, frozenset(env))
+        return body
+
+    return mark
+
+
+def is_ci_job(task: Task[Any]) -> bool:
+    """Whether the task was marked with `ci_job`."""
+    return hasattr(task.body, CI_JOB_MARK)
+
+
+def declared_env(task: Task[Any]) -> frozenset[str]:
+    """The environment variables a CI-job task declares it reads."""
+    env: frozenset[str] = getattr(task.body, CI_JOB_MARK, frozenset())
+    return env
+
+
+def require_tool(name: str, hint: str = "run `uv sync` to install the dev tools") -> str:
+    """Return the tool's path, or stop with a one-line error naming it."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"`{name}` is not installed or not on PATH: {hint}"
+        raise Exit(message, code=1)
+    return path
+
+
+def run(c: Context, *argv: str, env: Mapping[str, str] | None = None, hide: bool = False) -> str:
+    """Run a command; a missing tool or a failure is a one-line error, never a traceback."""
+    require_tool(argv[0])
+    command = shlex.join(argv)
+    try:
+        result = c.run(command, env=dict(env or {}), hide=hide, pty=False)
+    except UnexpectedExit as failure:
+        message = f"`{command}` failed with exit code {failure.result.exited}"
+        raise Exit(message, code=failure.result.exited or 1) from None
+    return result.stdout if result is not None else ""
