@@ -45,6 +45,7 @@ MIRROR = "http://deb.debian.org/debian"
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 PYPI_SIMPLE = "https://pypi.org/simple"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+HOST_PACKAGED_CAS = Path("/usr/share/ca-certificates")
 STAND_IN_LABEL = "dev.shipshape.stand-in"
 
 # What the official python:*-slim images declare that our Dockerfile relies on.
@@ -161,25 +162,30 @@ def _pem_blocks(text: str) -> list[str]:
     return [block.strip() for block in _PEM_BLOCK.findall(text)]
 
 
+def _host_local_cas(host_bundle: str) -> list[str]:
+    """Certificates in the host's bundle that no ca-certificates package shipped."""
+    packaged: set[str] = set()
+    for crt in HOST_PACKAGED_CAS.glob("**/*.crt"):
+        packaged.update(_pem_blocks(crt.read_text()))
+    return [cert for cert in _pem_blocks(host_bundle) if cert not in packaged]
+
+
 def _add_host_ca_bundle(rootfs: Path) -> None:
     """Give the image the host's CA bundle, proxy CA included, for good.
 
-    The bundle is copied as it is; the certificates it has beyond Debian's also go
-    to /usr/local/share/ca-certificates, so an update-ca-certificates run in a
-    derived image (any apt-get install that touches ca-certificates) keeps them.
+    The bundle is copied as it is; the host's own additions to it also go to
+    /usr/local/share/ca-certificates, so an update-ca-certificates run in a derived
+    image (any apt-get install that triggers it) keeps trusting them.
     """
     if not HOST_CA_BUNDLE.is_file():
         msg = f"the host has no CA bundle at {HOST_CA_BUNDLE}"
         raise HarnessError(msg)
     host_bundle = HOST_CA_BUNDLE.read_text()
-    image_bundle = rootfs / HOST_CA_BUNDLE.relative_to("/")
-    debian_certs = set(_pem_blocks(image_bundle.read_text()))
-    extra = [cert for cert in _pem_blocks(host_bundle) if cert not in debian_certs]
     local_dir = rootfs / "usr/local/share/ca-certificates"
     local_dir.mkdir(parents=True, exist_ok=True)
-    for number, cert in enumerate(extra, start=1):
+    for number, cert in enumerate(_host_local_cas(host_bundle), start=1):
         (local_dir / f"host-{number}.crt").write_text(cert + "\n")
-    image_bundle.write_text(host_bundle)
+    (rootfs / HOST_CA_BUNDLE.relative_to("/")).write_text(host_bundle)
 
 
 def _finish_rootfs(rootfs: Path) -> None:
@@ -229,6 +235,8 @@ def build_python_image(tag: str, suite: str) -> None:
                 "--mode=root",
                 "--variant=minbase",
                 "--format=directory",
+                # Debian's own merged-/usr layout without the usrmerge package (and perl).
+                "--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr",
                 f"--include={','.join(PYTHON_PACKAGES)}",
                 *(f"--dpkgopt={option}" for option in DPKG_EXCLUDES),
                 suite,

@@ -1,0 +1,94 @@
+"""`invoke ci`: run the workflow's jobs locally, in order, and summarise them."""
+
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from . import workflow
+from .jobs import require_tool
+
+
+@dataclass
+class Outcome:
+    """How one job (or matrix entry) went."""
+
+    job: str
+    entry: str
+    result: str
+    seconds: float
+    detail: str = ""
+
+
+def python_available(version: str) -> bool:
+    """Whether an interpreter for this Python version exists on the machine."""
+    require_tool("uv")
+    found = subprocess.run(
+        ["uv", "python", "find", "--no-python-downloads", "--system", version],
+        capture_output=True,
+        check=False,
+    )
+    return found.returncode == 0
+
+
+def skip_reason(entry: workflow.MatrixEntry) -> str | None:
+    """Why this entry cannot run on this machine, if it cannot."""
+    version = entry.values.get("python-version")
+    if version is not None and not python_available(version):
+        return f"no local Python {version}"
+    return None
+
+
+def print_summary(outcomes: list[Outcome]) -> None:
+    """Print the job / matrix entry / result / seconds table, then why anything was skipped."""
+    rows = [("job", "matrix", "result", "seconds")]
+    rows += [(o.job, o.entry, o.result, f"{o.seconds:.1f}") for o in outcomes]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print()
+    for index, row in enumerate(rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+    for outcome in outcomes:
+        if outcome.detail:
+            print(f"{outcome.job} [{outcome.entry}] {outcome.result}: {outcome.detail}")
+
+
+def run_ci(c: Context, *, fail_fast: bool = False) -> list[Outcome]:
+    """Run every job of the CI workflow like CI does: dependents of a failed job are skipped."""
+    try:
+        jobs = workflow.ordered(workflow.load())
+    except workflow.WorkflowError as error:
+        raise Exit(str(error), code=1) from None
+    outcomes: list[Outcome] = []
+    failed_jobs: set[str] = set()
+    for job in jobs:
+        blocked = sorted(set(job.needs) & failed_jobs)
+        for entry in job.entries():
+            if blocked or (fail_fast and failed_jobs):
+                why = f"needs {', '.join(blocked)}, which failed" if blocked else "--fail-fast"
+                outcomes.append(Outcome(job.id, entry.label, "skipped", 0.0, why))
+                failed_jobs.add(job.id)
+                continue
+            reason = skip_reason(entry)
+            if reason:
+                outcomes.append(Outcome(job.id, entry.label, "skipped", 0.0, reason))
+                continue
+            print(f"\n==> {job.id} [{entry.label}]: {shlex.join(entry.argv)}", flush=True)
+            started = time.monotonic()
+            result = c.run(shlex.join(entry.argv), warn=True, pty=False)
+            ok = result is not None and result.ok
+            seconds = time.monotonic() - started
+            outcomes.append(Outcome(job.id, entry.label, "passed" if ok else "FAILED", seconds))
+            if not ok:
+                failed_jobs.add(job.id)
+    print_summary(outcomes)
+    failures = sorted({o.job for o in outcomes if o.result == "FAILED"})
+    if failures:
+        message = f"ci: failed: {', '.join(failures)}"
+        raise Exit(message, code=1)
+    print("ci: every job that ran passed")
+    return outcomes
