@@ -10,7 +10,7 @@ Test harness only: nothing here ends up in a generated service.
 """
 
 # harness/ is a folder of scripts run by path, not a package; no copyright headers here.
-# ruff: noqa: INP001, CPY001
+# ruff: noqa: INP001
 
 from __future__ import annotations
 

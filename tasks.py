@@ -1,0 +1,78 @@
+"""The template repo's own tasks: each CI job of `.github/workflows/ci.yml` is one task here.
+
+The job runner and the parity check are the ones every generated service ships
+(`template/devtasks`), so shipshape is held to its own promise.
+"""
+
+import sys
+from pathlib import Path
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "template"))
+
+from devtasks import parity as parity_check  # noqa: E402 - the template's own machinery
+from devtasks import runner, workflow  # noqa: E402
+from devtasks.jobs import ci_job, run  # noqa: E402
+
+CURRENT_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@task
+@ci_job()
+def lint(c: Context) -> None:
+    """Lint the template repo's code and workflows, and check its parity with CI."""
+    run(c, "ruff", "check", ".")
+    run(c, "ruff", "format", "--check", ".")
+    workflows = sorted(str(p) for p in workflow.WORKFLOWS.glob("*.y*ml"))
+    run(c, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    run(c, "zizmor", "--offline", "--quiet", ".github")
+    parity(c)
+
+
+@task
+@ci_job()
+def typecheck(c: Context) -> None:
+    """Type-check the template repo's tasks, noxfile, harness and tests (strict)."""
+    run(c, "mypy")
+
+
+@task(help={"python": "Python version to run the fast tier on (default: the running one)"})
+@ci_job()
+def test(c: Context, python: str = CURRENT_PYTHON) -> None:
+    """Run the template's fast test tier (render, validate, consistency) on one Python."""
+    if not runner.python_available(python):
+        message = f"Python {python} is not installed on this machine: install it first"
+        raise Exit(message, code=1)
+    run(c, "nox", "--session", f"tests-{python}")
+
+
+@task
+@ci_job()
+def e2e(c: Context) -> None:
+    """Render services and run their own `invoke ci`, lint and typecheck (slow tier)."""
+    run(c, "nox", "--session", "e2e")
+
+
+@task
+def parity(_: Context) -> None:
+    """Fail when the template repo's workflow and these tasks disagree."""
+    problems = parity_check.check(ns)
+    if problems:
+        print("\n".join(f"parity: {problem}" for problem in problems), file=sys.stderr)
+        message = f"parity: {len(problems)} difference(s) between CI and the local tasks"
+        raise Exit(message, code=1)
+    print("parity: the workflows and the local tasks agree")
+
+
+@task(help={"fail_fast": "Stop at the first failed job instead of running the rest"})
+def ci(c: Context, fail_fast: bool = False) -> None:  # noqa: FBT001, FBT002 - invoke flags
+    """Run every CI job of the template repo, in the workflow's order."""
+    runner.run_ci(c, fail_fast=fail_fast)
+
+
+ns = Collection(lint, typecheck, test, e2e, parity, ci)

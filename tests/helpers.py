@@ -1,0 +1,129 @@
+"""Render the template and run commands in the result, with output in every failure."""
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import copier
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COPIER_YML = ROOT / "copier.yml"
+
+
+@cache
+def copier_config() -> dict[str, Any]:
+    """The template's copier.yml, parsed."""
+    config: dict[str, Any] = yaml.safe_load(COPIER_YML.read_text(encoding="utf-8"))
+    return config
+
+
+def questions() -> dict[str, dict[str, Any]]:
+    """Every question of copier.yml (settings start with `_`)."""
+    return {k: v for k, v in copier_config().items() if not k.startswith("_")}
+
+
+def asked_questions() -> dict[str, dict[str, Any]]:
+    """The questions a user answers (derived values are `when: false`)."""
+    return {k: v for k, v in questions().items() if v.get("when") is not False}
+
+
+def choice_values() -> list[tuple[str, str]]:
+    """(question, value) for every value of every choice question."""
+    return [
+        (name, str(value))
+        for name, question in questions().items()
+        for value in question.get("choices", [])
+    ]
+
+
+def check_answers(answers: Mapping[str, object]) -> None:
+    """Copier silently ignores unknown answers; a typo in a test must fail instead."""
+    unknown = set(answers) - set(questions())
+    if unknown:
+        message = f"not questions in copier.yml: {', '.join(sorted(unknown))}"
+        raise AssertionError(message)
+
+
+def run(
+    argv: Sequence[str],
+    cwd: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure, the assertion message carries its output."""
+    result = subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        message = (
+            f"`{' '.join(argv)}` exited {result.returncode} in {cwd}\n"
+            f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+        )
+        raise AssertionError(message)
+    return result
+
+
+def git_init(path: Path) -> None:
+    """Make the rendered service a git repository with one commit, like a team would."""
+    run(["git", "init", "--quiet", "--initial-branch=main"], path)
+    run(["git", "add", "--all"], path)
+    run(
+        [
+            "git",
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "commit",
+            "--quiet",
+            "--message",
+            "Initial service",
+        ],
+        path,
+    )
+
+
+def copy_project(
+    destination: Path,
+    *,
+    template: Path = ROOT,
+    vcs_ref: str = "HEAD",
+    git: bool = True,
+    **answers: object,
+) -> Path:
+    """Render the template into `destination` with the defaults plus `answers`."""
+    check_answers(answers)
+    copier.run_copy(
+        str(template),
+        destination,
+        data=dict(answers),
+        defaults=True,
+        unsafe=True,
+        vcs_ref=vcs_ref,
+        quiet=True,
+    )
+    if git:
+        git_init(destination)
+    return destination
+
+
+def uv() -> str:
+    """Path of the uv binary, or a clear failure."""
+    path = shutil.which("uv")
+    if path is None:
+        message = "uv is not on PATH; the template's tests need it"
+        raise AssertionError(message)
+    return path
