@@ -69,9 +69,17 @@ def parity(_: Context) -> None:
     print("parity: the workflows and the local tasks agree")
 
 
-@task(help={"fail_fast": "Stop at the first failed job instead of running the rest"})
-def ci(c: Context, fail_fast: bool = False) -> None:  # noqa: FBT001, FBT002 - invoke flags
+@task(
+    help={
+        "fail_fast": "Stop at the first failed job instead of running the rest",
+        "dry_run": "Print the jobs, matrix entries and commands without running them",
+    }
+)
+def ci(c: Context, fail_fast: bool = False, dry_run: bool = False) -> None:  # noqa: FBT001, FBT002
     """Run every CI job of the template repo, in the workflow's order."""
+    if dry_run:
+        runner.print_plan()
+        return
     runner.run_ci(c, fail_fast=fail_fast)
 
 

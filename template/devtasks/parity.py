@@ -109,6 +109,12 @@ def check_tasks(all_jobs: AllJobs, tasks: Collection) -> list[str]:
                 )
     ci_jobs = all_jobs.get(workflow.CI_WORKFLOW, {})
     ci_called = {job.task for job in ci_jobs.values()}
+    problems.extend(
+        f"{job.path}: job `{job.id}` calls `invoke {job.task}`; a CI job and its task "
+        "share one name"
+        for job in ci_jobs.values()
+        if job.task is not None and job.task != job.id
+    )
     for name in sorted(names):
         task = tasks[name]
         if is_ci_job(task) and name not in ci_called:

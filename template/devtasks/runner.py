@@ -1,6 +1,7 @@
 """`invoke ci`: run the workflow's jobs locally, in order, and summarise them."""
 
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -34,11 +35,21 @@ def python_available(version: str) -> bool:
     return found.returncode == 0
 
 
+def docker_available() -> bool:
+    """Whether a Docker engine answers."""
+    if shutil.which("docker") is None:
+        return False
+    info = subprocess.run(["docker", "info"], capture_output=True, check=False)
+    return info.returncode == 0
+
+
 def skip_reason(entry: workflow.MatrixEntry) -> str | None:
     """Why this entry cannot run on this machine, if it cannot."""
     version = entry.values.get("python-version")
     if version is not None and not python_available(version):
         return f"no local Python {version}"
+    if entry.job.needs_docker and not docker_available():
+        return "no Docker engine answers on this machine"
     return None
 
 
@@ -57,12 +68,26 @@ def print_summary(outcomes: list[Outcome]) -> None:
             print(f"{outcome.job} [{outcome.entry}] {outcome.result}: {outcome.detail}")
 
 
-def run_ci(c: Context, *, fail_fast: bool = False) -> list[Outcome]:
-    """Run every job of the CI workflow like CI does: dependents of a failed job are skipped."""
+def plan() -> list[workflow.Job]:
+    """The CI workflow's jobs in the order `invoke ci` runs them."""
     try:
-        jobs = workflow.ordered(workflow.load())
+        return workflow.ordered(workflow.load())
     except workflow.WorkflowError as error:
         raise Exit(str(error), code=1) from None
+
+
+def print_plan() -> None:
+    """Print what `invoke ci` would run, one matrix entry a line, without running it."""
+    for job in plan():
+        for entry in job.entries():
+            reason = skip_reason(entry)
+            what = f"skip ({reason})" if reason else shlex.join(entry.argv)
+            print(f"{job.id}\t{entry.label}\t{what}")
+
+
+def run_ci(c: Context, *, fail_fast: bool = False) -> list[Outcome]:
+    """Run every job of the CI workflow like CI does: dependents of a failed job are skipped."""
+    jobs = plan()
     outcomes: list[Outcome] = []
     failed_jobs: set[str] = set()
     for job in jobs:

@@ -13,6 +13,7 @@ import yaml
 CI_WORKFLOW = Path(".github/workflows/ci.yml")
 WORKFLOWS = Path(".github/workflows")
 TASK_PREFIX = ("uv", "run", "--locked", "invoke")
+DOCKER_SETUP = frozenset({"docker/setup-buildx-action", "docker/setup-qemu-action"})
 MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
 
 
@@ -45,6 +46,11 @@ class Job:
     matrix: Mapping[str, tuple[str, ...]]
     steps: tuple[Step, ...]
     env: Mapping[str, str]
+
+    @property
+    def needs_docker(self) -> bool:
+        """Whether the job sets up Docker tooling, so it needs an engine to run."""
+        return any(step.action in DOCKER_SETUP for step in self.steps)
 
     @property
     def run_steps(self) -> list[Step]:
