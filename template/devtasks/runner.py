@@ -12,6 +12,8 @@ from invoke.exceptions import Exit
 from . import workflow
 from .jobs import require_tool
 
+RESULTS = ("passed", "FAILED", "skipped")
+
 
 @dataclass
 class Outcome:
@@ -111,9 +113,10 @@ def run_ci(c: Context, *, fail_fast: bool = False) -> list[Outcome]:
             if not ok:
                 failed_jobs.add(job.id)
     print_summary(outcomes)
+    counts = {result: sum(o.result == result for o in outcomes) for result in RESULTS}
+    print(f"ci: {counts['passed']} passed, {counts['FAILED']} failed, {counts['skipped']} skipped")
     failures = sorted({o.job for o in outcomes if o.result == "FAILED"})
     if failures:
         message = f"ci: failed: {', '.join(failures)}"
         raise Exit(message, code=1)
-    print("ci: every job that ran passed")
     return outcomes
