@@ -9,12 +9,13 @@ the engine's image store and never asks a registry.
 Test harness only: nothing here ends up in a generated service.
 """
 
-# harness/ is a folder of scripts run by path, not a package; no copyright headers here.
+# harness/ is a folder of scripts run by path, not a package.
 # ruff: noqa: INP001
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -67,13 +68,13 @@ DPKG_EXCLUDES = (
     "path-exclude=/usr/share/locale/*",
     "path-exclude=/usr/share/lintian/*",
 )
-# Emptied after the build: package lists, caches and logs have no use in an image.
+# Files (not folders) removed after the build: package lists, caches and logs.
 ROOTFS_LEFTOVERS = (
-    "var/lib/apt/lists",
-    "var/cache/apt",
-    "var/cache/debconf",
-    "var/log",
-    "tmp",
+    "var/lib/apt/lists/**/*",
+    "var/cache/apt/**/*",
+    "var/cache/debconf/*-old",
+    "var/log/**/*",
+    "tmp/**/*",
 )
 
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----\s*", re.DOTALL)
@@ -141,12 +142,22 @@ def image_size_mb(tag: str) -> float:
     return int(_run(["docker", "image", "inspect", "--format", "{{.Size}}", tag])) / 1e6
 
 
+def _import_image(tarball: Path, tag: str, changes: Iterable[str]) -> None:
+    """Import a root filesystem tarball as tag; drop the image it replaces."""
+    inspect = ["docker", "image", "inspect", "--format", "{{.Id}}", tag]
+    try:
+        previous = _run(inspect).strip()
+    except HarnessError:
+        previous = ""
+    _run(["docker", "import", *(f"--change={change}" for change in changes), tarball, tag])
+    if previous and previous != _run(inspect).strip():
+        with contextlib.suppress(HarnessError):  # still used by a container or another tag
+            _run(["docker", "image", "rm", previous])
+
+
 def _ensure_mmdebstrap() -> None:
     if shutil.which("mmdebstrap"):
         return
-    if os.geteuid() != 0:
-        msg = "mmdebstrap is missing; as root: apt-get install mmdebstrap"
-        raise HarnessError(msg)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
     packages = ["mmdebstrap", "gpg"]
@@ -201,17 +212,10 @@ def _finish_rootfs(rootfs: Path) -> None:
     # `pip install` and `uv pip install --system` work there without extra flags.
     for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
         marker.unlink()
-    for leftover in ROOTFS_LEFTOVERS:
-        directory = rootfs / leftover
-        if directory.is_dir() and not directory.is_symlink():
-            for entry in directory.iterdir():
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
-    (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
-    (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
-    (rootfs / "tmp").chmod(0o1777)
+    for pattern in ROOTFS_LEFTOVERS:
+        for path in rootfs.glob(pattern):
+            if path.is_symlink() or not path.is_dir():
+                path.unlink()
 
 
 def _python_version_of(tag: str) -> str:
@@ -225,6 +229,9 @@ def _python_version_of(tag: str) -> str:
 def build_python_image(tag: str, suite: str) -> None:
     """Build a python:X.Y-slim-SUITE stand-in from Debian SUITE's own python3."""
     expected = _python_version_of(tag)
+    if os.geteuid() != 0:
+        msg = f"building {tag} needs root (mmdebstrap --mode=root)"
+        raise HarnessError(msg)
     _ensure_mmdebstrap()
     with tempfile.TemporaryDirectory(prefix="shipshape-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
@@ -249,15 +256,8 @@ def build_python_image(tag: str, suite: str) -> None:
         )
         _finish_rootfs(rootfs)
         _run(["tar", "--numeric-owner", "--xattrs", "-C", rootfs, "-cf", tarball, "."])
-        changes = [*PYTHON_IMAGE_CHANGES, f"LABEL {STAND_IN_LABEL}=debian-{suite}"]
-        _run(
-            [
-                "docker",
-                "import",
-                *(f"--change={change}" for change in changes),
-                tarball,
-                tag,
-            ]
+        _import_image(
+            tarball, tag, [*PYTHON_IMAGE_CHANGES, f"LABEL {STAND_IN_LABEL}=debian-{suite}"]
         )
     actual = _run(
         [
@@ -339,17 +339,8 @@ def build_uv_image(version: str) -> None:
     with tempfile.TemporaryDirectory(prefix="shipshape-uv-") as tmp:
         tarball = Path(tmp) / "uv.tar"
         tarball.write_bytes(_scratch_layer(binaries, directories=["io"]))
-        _run(
-            [
-                "docker",
-                "import",
-                '--change=ENTRYPOINT ["/uv"]',
-                "--change=WORKDIR /io",
-                f"--change=LABEL {STAND_IN_LABEL}=pypi-uv-{version}",
-                tarball,
-                tag,
-            ]
-        )
+        changes = ['ENTRYPOINT ["/uv"]', "WORKDIR /io", f"LABEL {STAND_IN_LABEL}=pypi-uv-{version}"]
+        _import_image(tarball, tag, changes)
     actual = _run(["docker", "run", "--rm", "--network=none", tag, "--version"])
     if actual.split()[:2] != ["uv", version]:
         _run(["docker", "image", "rm", tag])

@@ -1,6 +1,7 @@
 """Slow tier: rendered services run their own tooling, exactly as their CI would."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -42,7 +43,7 @@ def summary_rows(output: str) -> list[list[str]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", FULL_CI)
-def test_generated_ci_is_green(tmp_path: Path, answers: dict[str, object]) -> None:
+def test_generated_ci_is_green(tmp_path: Path, answers: dict[str, Any]) -> None:
     project = copy_project(tmp_path / "service", **answers)
     result = run(["uv", "run", "--locked", "invoke", "ci"], project, timeout=1800)
     rows = summary_rows(result.stdout)
@@ -65,7 +66,7 @@ def test_generated_ci_is_green(tmp_path: Path, answers: dict[str, object]) -> No
 
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", OTHER_CHOICES)
-def test_other_choices_lint_and_typecheck(tmp_path: Path, answers: dict[str, object]) -> None:
+def test_other_choices_lint_and_typecheck(tmp_path: Path, answers: dict[str, Any]) -> None:
     project = copy_project(tmp_path / "service", **answers)
     run(["uv", "run", "--locked", "invoke", "lint"], project)
     run(["uv", "run", "--locked", "invoke", "typecheck"], project)

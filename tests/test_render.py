@@ -3,6 +3,7 @@
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -87,7 +88,8 @@ def test_clean_git_tree_after_copy(default_project: Path) -> None:
 
 @pytest.mark.parametrize(("question", "value"), choice_values())
 def test_each_choice_renders(tmp_path: Path, question: str, value: str) -> None:
-    project = copy_project(tmp_path / "service", **{question: value})
+    answers: dict[str, Any] = {question: value}
+    project = copy_project(tmp_path / "service", **answers)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     if question == "python_version":
         assert (project / ".python-version").read_text(encoding="utf-8").strip() == value
