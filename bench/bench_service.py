@@ -1,0 +1,93 @@
+"""Benchmark a new service: `copier copy` time, and `invoke ci` time with warm caches.
+
+Run: `uv run python bench/bench_service.py [--runs N]`. Writes its section of bench/results.md.
+"""
+
+import argparse
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from results_file import write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_SECONDS = 30.0
+
+
+def timed(argv: list[str], cwd: Path) -> tuple[float, str]:
+    """Run a command, failing loudly; return its wall time and stdout."""
+    started = time.perf_counter()
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}")
+    return elapsed, result.stdout
+
+
+def copy(destination: Path) -> float:
+    """Render the template with its defaults, `uv lock` included."""
+    copier = [sys.executable, "-m", "copier", "copy", "--quiet", "--trust", "--defaults"]
+    elapsed, _ = timed([*copier, "--vcs-ref", "HEAD", str(ROOT), str(destination)], ROOT)
+    return elapsed
+
+
+def job_seconds(output: str) -> dict[str, float]:
+    """Per-job seconds from `invoke ci`'s summary table."""
+    rows = re.findall(
+        r"^(\S+)\s+(\S+)\s+(passed|FAILED|skipped)\s+([\d.]+)\s*$", output, re.MULTILINE
+    )
+    return {f"{job} [{entry}]": float(seconds) for job, entry, _, seconds in rows}
+
+
+def main() -> None:
+    """Measure, then write the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    runs = parser.parse_args().runs
+    copies, first_ci, warm_ci = [], [], []
+    last_jobs: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for index in range(runs):
+            service = Path(scratch) / f"service-{index}"
+            copies.append(copy(service))
+            timed(["git", "init", "--quiet"], service)
+            timed(["git", "add", "--all"], service)
+            elapsed, _ = timed(["uv", "run", "--locked", "invoke", "ci"], service)
+            first_ci.append(elapsed)
+            elapsed, output = timed(["uv", "run", "--locked", "invoke", "ci"], service)
+            warm_ci.append(elapsed)
+            last_jobs = job_seconds(output)
+    total = statistics.median(copies) + statistics.median(first_ci)
+    lines = [
+        "## New service: copy and local CI",
+        "",
+        (
+            f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, "
+            f"{platform.python_version()}, median of {runs} runs, warm uv cache."
+        ),
+        "",
+        "| step | seconds |",
+        "|---|---|",
+        f"| `copier copy --defaults` (incl. `uv lock`) | {statistics.median(copies):.1f} |",
+        f"| first `invoke ci` (creates the venvs) | {statistics.median(first_ci):.1f} |",
+        f"| second `uv run --locked invoke ci` | {statistics.median(warm_ci):.1f} |",
+        f"| copy + first full local CI | {total:.1f} (goal: under {GOAL_SECONDS:.0f}) |",
+        "",
+        "Per job, last warm run:",
+        "",
+        "| job [matrix] | seconds |",
+        "|---|---|",
+        *(f"| {job} | {seconds:.1f} |" for job, seconds in last_jobs.items()),
+    ]
+    write_section("service", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
