@@ -49,6 +49,11 @@ def check_answers(answers: Mapping[str, object]) -> None:
         raise AssertionError(message)
 
 
+def user_environment() -> dict[str, str]:
+    """This process's environment minus the test runner's own virtualenv, like a user's shell."""
+    return {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PYTHON"}}
+
+
 def run(
     argv: Sequence[str],
     cwd: Path,
@@ -61,7 +66,7 @@ def run(
     result = subprocess.run(
         list(argv),
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**user_environment(), **(env or {})},
         capture_output=True,
         text=True,
         check=False,
