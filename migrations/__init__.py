@@ -1,0 +1,1 @@
+"""Copier migrations the template runs in a service during `copier update` (see copier.yml)."""
