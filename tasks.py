@@ -30,6 +30,7 @@ def lint(c: Context) -> None:
     run(c, "ruff", "format", "--check", ".")
     workflows = sorted(str(p) for p in workflow.WORKFLOWS.glob("*.y*ml"))
     run(c, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    run(c, "check-jsonschema", "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml")
     run(c, "zizmor", "--offline", "--quiet", ".github")
     parity(c)
 
