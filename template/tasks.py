@@ -13,8 +13,8 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from devtasks import parity as parity_check
-from devtasks import runner, workflow
-from devtasks.jobs import ci_job, run
+from devtasks import runner, update, workflow
+from devtasks.jobs import ci_job, reads_env, run
 
 REPORTS = Path("reports")
 CURRENT_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -85,4 +85,20 @@ def ci(c: Context, fail_fast: bool = False, dry_run: bool = False) -> None:  # n
     runner.run_ci(c, fail_fast=fail_fast)
 
 
-ns = Collection(lint, typecheck, test, format_code, parity, ci)
+@task(
+    help={
+        "vcs_ref": "Template release (tag) to update to (default: the newest release)",
+        "pull_request": "Commit to a branch, push it and open a pull request (needs GH_TOKEN)",
+    }
+)
+@reads_env("GH_TOKEN")
+def template_update(
+    c: Context,
+    vcs_ref: str = "",
+    pull_request: bool = False,  # noqa: FBT001, FBT002 - invoke flags
+) -> None:
+    """Merge the template's newest release into this service, re-lock and run `invoke ci`."""
+    update.update(c, vcs_ref=vcs_ref, pull_request=pull_request)
+
+
+ns = Collection(lint, typecheck, test, format_code, parity, ci, template_update)

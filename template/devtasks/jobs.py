@@ -11,6 +11,7 @@ from invoke.tasks import Task
 
 Body = TypeVar("Body", bound=Callable[..., Any])
 CI_JOB_MARK = "__ci_job_env__"
+READS_ENV_MARK = "__reads_env__"
 
 
 def ci_job(*, env: Iterable[str] = ()) -> Callable[[Body], Body]:
@@ -27,15 +28,30 @@ def ci_job(*, env: Iterable[str] = ()) -> Callable[[Body], Body]:
     return mark
 
 
+def reads_env(*names: str) -> Callable[[Body], Body]:
+    """Declare the environment variables a task that is no CI job reads (a scheduled one, say).
+
+    A workflow may set only declared variables for a job (`invoke parity` checks it); this
+    declares them without making the task a job of the CI workflow.
+    """
+
+    def mark(body: Body) -> Body:
+        setattr(body, READS_ENV_MARK, frozenset(names))
+        return body
+
+    return mark
+
+
 def is_ci_job(task: Task[Any]) -> bool:
     """Whether the task was marked with `ci_job`."""
     return hasattr(task.body, CI_JOB_MARK)
 
 
 def declared_env(task: Task[Any]) -> frozenset[str]:
-    """The environment variables a CI-job task declares it reads."""
-    env: frozenset[str] = getattr(task.body, CI_JOB_MARK, frozenset())
-    return env
+    """The environment variables a task declares it reads, with `ci_job` or `reads_env`."""
+    job_env: frozenset[str] = getattr(task.body, CI_JOB_MARK, frozenset())
+    other_env: frozenset[str] = getattr(task.body, READS_ENV_MARK, frozenset())
+    return job_env | other_env
 
 
 def require_tool(name: str, hint: str = "run `uv sync` to install the dev tools") -> str:

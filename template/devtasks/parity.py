@@ -142,7 +142,8 @@ def check_env(all_jobs: AllJobs, tasks: Collection) -> list[str]:
                     continue
                 problems.append(
                     f"{job.path}: job `{job.id}` sets {variable}, which task `{job.task}` "
-                    "does not declare (add it to its @ci_job(env=...) or remove it)"
+                    "does not declare (add it to its @ci_job(env=...) or @reads_env(...), "
+                    "or remove it)"
                 )
     return problems
 
