@@ -12,8 +12,9 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from devtasks import docker as docker_job
+from devtasks import images, runner, update, workflow
 from devtasks import parity as parity_check
-from devtasks import runner, update, workflow
 from devtasks.jobs import ci_job, reads_env, run
 
 REPORTS = Path("reports")
@@ -51,6 +52,19 @@ def test(c: Context, python: str = CURRENT_PYTHON) -> None:
         raise Exit(message, code=1)
     REPORTS.mkdir(exist_ok=True)
     run(c, "nox", "--session", f"tests-{python}")
+
+
+@task(help={"image": "Repository to tag and push (default: ghcr.io/<owner>/<name>)"})
+@ci_job(env=(images.PUBLISH_ENV,))
+def docker(_: Context, image: str = "") -> None:
+    """Build the ci and prod images, test inside, run prod locked down, probe it; maybe push."""
+    docker_job.run_job(image or None)
+
+
+@task(name="compose-config")
+def compose_config(_: Context) -> None:
+    """Check that every combination of the compose files is valid."""
+    docker_job.compose_config()
 
 
 @task(name="format")
@@ -101,4 +115,6 @@ def template_update(
     update.update(c, vcs_ref=vcs_ref, pull_request=pull_request)
 
 
-ns = Collection(lint, typecheck, test, format_code, parity, ci, template_update)
+ns = Collection(
+    lint, typecheck, test, docker, compose_config, format_code, parity, ci, template_update
+)

@@ -1,0 +1,268 @@
+"""`invoke docker`: build the images, run the tests inside, run prod locked down and probe it.
+
+Through python-on-whales, which drives the docker CLI: builds need `docker buildx` (BuildKit
+cache and bind mounts, the GitHub Actions cache), which the Docker Engine API cannot do.
+"""
+
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+
+from invoke.exceptions import Exit
+from python_on_whales import Container, DockerClient, DockerException, docker
+
+from . import images
+from .jobs import require_tool
+
+# Every way the compose files combine; `compose-config` and `docker` check each one.
+COMPOSE_STACKS = {
+    "base": ("compose.yaml",),
+    "dev": ("compose.yaml", "compose.dev.yaml"),
+    "prod": ("compose.yaml", "compose.prod.yaml"),
+}
+PROBES = ("/health", "/live", "/ready", "/metrics")
+HEALTHY_WITHIN_SECONDS = 60
+STOPPED_WITHIN_SECONDS = 10
+
+
+def say(message: str) -> None:
+    """Print one progress line of the job, unbuffered so it interleaves with docker's."""
+    print(f"docker: {message}", flush=True)
+
+
+def _failure(error: DockerException) -> str:
+    """The last line docker printed, which says what went wrong."""
+    output = (error.stderr or error.stdout or "").strip().splitlines()
+    return output[-1] if output else f"exit code {error.return_code}"
+
+
+@contextmanager
+def step(what: str) -> Iterator[None]:
+    """Turn a failed docker operation into a one-line error naming the step."""
+    try:
+        yield
+    except DockerException as error:
+        message = f"docker: {what} failed: {_failure(error)}"
+        raise Exit(message, code=1) from None
+
+
+def require_engine() -> None:
+    """Stop with one line unless the docker CLI, buildx, compose and an engine all answer."""
+    require_tool("docker", hint="install Docker Engine or Docker Desktop")
+    try:
+        docker.system.info()
+    except DockerException as error:
+        message = f"docker: no Docker engine answers ({_failure(error)}); start it and retry"
+        raise Exit(message, code=1) from None
+    for plugin, check in (("buildx", docker.buildx.version), ("compose", docker.compose.version)):
+        try:
+            check()
+        except DockerException:
+            message = f"docker: the `docker {plugin}` plugin is missing; install it and retry"
+            raise Exit(message, code=1) from None
+
+
+def check_compose_files() -> None:
+    """`docker compose config` succeeds for every combination of the compose files."""
+    for stack, files in COMPOSE_STACKS.items():
+        named = " + ".join(files)
+        with step(f"compose config of the {stack} stack ({named})"):
+            DockerClient(compose_files=list(files)).compose.config(return_json=True)
+        say(f"compose {stack} stack ({named}): valid")
+
+
+def build(
+    target: str, tags: Sequence[str], build_args: Mapping[str, str], *, publishing: bool
+) -> None:
+    """Build one Dockerfile target into the engine's image store."""
+    cache_from, cache_to, cache_note = images.build_cache(os.environ, target, publishing=publishing)
+    say(f"building target {target} as {', '.join(tags)}; {cache_note}")
+    started = time.monotonic()
+    with step(f"building target {target}"):
+        docker.buildx.build(
+            ".",
+            target=target,
+            tags=list(tags),
+            build_args=dict(build_args),
+            cache_from=cache_from,
+            cache_to=cache_to,
+            load=True,
+            progress="plain",
+        )
+    say(f"built {target} in {time.monotonic() - started:.1f} s")
+
+
+def run_tests(image: str) -> None:
+    """Run the ci image: its command is the test suite, streamed as it runs."""
+    say(f"running the test suite inside {image}")
+    with step(f"the test suite inside {image}"):
+        for _, chunk in docker.run(image, remove=True, stream=True):
+            print(chunk.decode(errors="replace"), end="", flush=True)
+
+
+@contextmanager
+def hardened_container(image: str, port: int) -> Iterator[Container]:
+    """Run prod as compose.prod.yaml does (read-only, no capabilities); always remove it."""
+    with step(f"starting {image}"):
+        container = docker.run(
+            image,
+            detach=True,
+            publish=[("127.0.0.1:", port)],
+            read_only=True,
+            tmpfs=["/tmp"],  # noqa: S108 - the container's own, in-memory /tmp
+            cap_drop=["ALL"],
+            security_options=["no-new-privileges:true"],
+            init=True,
+            # The image's own probe, polled every second instead of every ten: a faster job.
+            health_interval=timedelta(seconds=1),
+        )
+    try:
+        yield container
+    except BaseException:
+        with suppress(DockerException):
+            print(container.logs(tail=30), flush=True)
+        raise
+    finally:
+        with suppress(DockerException):
+            container.remove(force=True, volumes=True)
+
+
+def wait_until_healthy(container: Container) -> None:
+    """Wait for the healthcheck to pass; fail on 'unhealthy', an exit, or a timeout."""
+    deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        with step("inspecting the prod container"):
+            state = docker.container.inspect(container).state
+        health = state.health.status if state.health else None
+        if health == "healthy":
+            say("the prod container is healthy")
+            return
+        if health == "unhealthy" or not state.running:
+            message = f"docker: the prod container is {health or state.status}"
+            raise Exit(message, code=1)
+        time.sleep(0.5)
+    message = f"docker: the prod container was not healthy within {HEALTHY_WITHIN_SECONDS} s"
+    raise Exit(message, code=1)
+
+
+def published_port(container: Container, port: int) -> int:
+    """The host port on 127.0.0.1 that the container's port is published on."""
+    with step("inspecting the prod container"):
+        ports = docker.container.inspect(container).network_settings.ports or {}
+    bindings = ports.get(f"{port}/tcp") or []
+    for binding in bindings:
+        if binding.get("HostIp") == "127.0.0.1" and binding.get("HostPort"):
+            return int(binding["HostPort"])
+    message = f"docker: port {port} is not published on 127.0.0.1"
+    raise Exit(message, code=1)
+
+
+def probe(host_port: int, revision: str) -> None:
+    """Every endpoint answers 200; /health reports the revision the image was built from."""
+    for path in PROBES:
+        url = f"http://127.0.0.1:{host_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                body = response.read().decode()
+        except OSError as error:
+            message = f"docker: GET {path} failed: {error}"
+            raise Exit(message, code=1) from None
+        if path == "/health" and json.loads(body).get("revision") != revision:
+            message = f"docker: /health reports {body}, not revision {revision}"
+            raise Exit(message, code=1)
+        if path == "/metrics" and "http_requests_total" not in body:
+            message = "docker: /metrics has no http_requests_total"
+            raise Exit(message, code=1)
+        say(f"GET {path}: 200")
+
+
+def check_non_root(container: Container) -> None:
+    """The service's process runs as a user other than root."""
+    with step("reading the process uid"):
+        uid = str(container.execute(["python", "-c", "import os; print(os.getuid())"])).strip()
+    if uid in {"", "0"}:
+        message = f"docker: the prod container runs as uid {uid or '?'} (root)"
+        raise Exit(message, code=1)
+    say(f"runs as uid {uid} (not root)")
+
+
+def stop_gracefully(container: Container) -> None:
+    """SIGTERM stops the service cleanly (exit code 0) within the grace period."""
+    started = time.monotonic()
+    with step("stopping the prod container"):
+        container.stop(time=STOPPED_WITHIN_SECONDS)
+        exit_code = docker.container.inspect(container).state.exit_code
+    seconds = time.monotonic() - started
+    if exit_code != 0:
+        message = f"docker: SIGTERM ended the service with exit code {exit_code}"
+        raise Exit(message, code=1)
+    say(f"SIGTERM stopped it in {seconds:.1f} s with exit code 0")
+
+
+def exposed_port(image: str) -> int:
+    """The one TCP port the image EXPOSEs: the Dockerfile is the source of the port."""
+    with step(f"inspecting {image}"):
+        exposed = docker.image.inspect(image).config.exposed_ports or {}
+    ports = sorted(int(port.split("/")[0]) for port in exposed if port.endswith("/tcp"))
+    if len(ports) != 1:
+        message = f"docker: {image} must EXPOSE exactly one TCP port, not {ports}"
+        raise Exit(message, code=1)
+    return ports[0]
+
+
+def report_size(image: str, base: str) -> None:
+    """Print the image's size and how much it adds to its base image."""
+    with step(f"inspecting {image}"):
+        size = docker.image.inspect(image).size or 0
+    try:
+        base_size = docker.image.inspect(base).size or 0
+    except DockerException:
+        say(f"{image} is {size / 1e6:.1f} MB")
+        return
+    say(f"{image} is {size / 1e6:.1f} MB, {(size - base_size) / 1e6:.1f} MB above {base}")
+
+
+def run_job(repository: str | None = None) -> None:
+    """The docker CI job: check, build, test, run, probe, and publish when asked on tag or main."""
+    require_engine()
+    env = os.environ
+    try:
+        project = images.read_project()
+        revision = images.current_revision(env)
+        publishing, why = images.publish_decision(env)
+        repository = repository or project.repository
+        tags = [f"{repository}:{tag}" for tag in images.tags(project, revision, env)]
+        base = env.get("PYTHON_IMAGE") or images.default_base_image()
+    except images.ImageError as error:
+        message = f"docker: {error}"
+        raise Exit(message, code=1) from None
+    build_args = {**images.labels_args(project, revision), "PYTHON_IMAGE": base}
+    check_compose_files()
+    ci_image = f"{repository}:ci"
+    build("ci", [ci_image], {"PYTHON_IMAGE": base}, publishing=publishing)
+    run_tests(ci_image)
+    build("prod", tags, build_args, publishing=publishing)
+    prod_image = tags[0]
+    port = exposed_port(prod_image)
+    with hardened_container(prod_image, port) as container:
+        wait_until_healthy(container)
+        probe(published_port(container, port), revision.label)
+        check_non_root(container)
+        stop_gracefully(container)
+    report_size(prod_image, base)
+    say(why)
+    if publishing:
+        for tag in tags:
+            with step(f"pushing {tag}"):
+                docker.image.push(tag)
+            say(f"pushed {tag}")
+
+
+def compose_config() -> None:
+    """The `compose-config` task: every compose stack is valid."""
+    require_engine()
+    check_compose_files()

@@ -1,0 +1,169 @@
+"""What `invoke docker` builds and where it goes, decided from the repository and environment.
+
+Pure functions of their inputs, so the tag and publish rules are tested without an engine.
+"""
+
+import re
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+PYPROJECT = Path("pyproject.toml")
+DOCKERFILE = Path("Dockerfile")
+REGISTRY = "ghcr.io"
+PUBLISH_ENV = "PUBLISH_IMAGE"
+MAIN_REF = "refs/heads/main"
+PYTHON_IMAGE_ARG = re.compile(r"^ARG\s+PYTHON_IMAGE=(\S+)", re.MULTILINE)
+GITHUB_SOURCE = re.compile(r"^https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?$")
+RELEASE_TAG = re.compile(r"^v(\d+\.\d+\.\d+.*)$")
+
+
+class ImageError(Exception):
+    """The repository or environment does not allow the requested build or publish."""
+
+
+@dataclass(frozen=True)
+class Project:
+    """What pyproject.toml says about the image: its name, version and source."""
+
+    name: str
+    version: str
+    source: str
+
+    @property
+    def repository(self) -> str:
+        """Where the image is published: ghcr.io/<owner>/<name>, lower-case as OCI requires."""
+        match = GITHUB_SOURCE.match(self.source)
+        if match is None:
+            msg = f"{PYPROJECT}: [project.urls] Source must be https://github.com/<owner>/<name>"
+            raise ImageError(msg)
+        return f"{REGISTRY}/{match.group(1)}/{self.name}".lower()
+
+
+def read_project(path: Path = PYPROJECT) -> Project:
+    """The project's name, version and source URL, from pyproject.toml."""
+    project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
+    return Project(
+        name=str(project.get("name", "")),
+        version=str(project.get("version", "")),
+        source=str(project.get("urls", {}).get("Source", "")),
+    )
+
+
+def default_base_image(path: Path = DOCKERFILE) -> str:
+    """The Dockerfile's default `PYTHON_IMAGE`, the base every stage builds on."""
+    match = PYTHON_IMAGE_ARG.search(path.read_text(encoding="utf-8"))
+    if match is None:
+        msg = f"{path}: no `ARG PYTHON_IMAGE=...` default"
+        raise ImageError(msg)
+    return match.group(1)
+
+
+def _git(*argv: str) -> str | None:
+    found = subprocess.run(["git", *argv], capture_output=True, text=True, check=False)
+    return found.stdout.strip() if found.returncode == 0 and found.stdout.strip() else None
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The commit being built: its hash (or 'unknown'), when it was made, local changes."""
+
+    sha: str
+    created: str
+    dirty: bool = False
+
+    @property
+    def label(self) -> str:
+        """The revision as labels and `/health` report it."""
+        return f"{self.sha}-dirty" if self.dirty else self.sha
+
+    @property
+    def tag(self) -> str:
+        """`sha-<short>`; 'local' outside a git repository."""
+        if self.sha == "unknown":
+            return "local"
+        return f"sha-{self.sha[:7]}{'-dirty' if self.dirty else ''}"
+
+
+def current_revision(env: Mapping[str, str]) -> Revision:
+    """GITHUB_SHA in Actions, else git's HEAD (dirty with local changes), else 'unknown'.
+
+    `created` is the commit's time, so rebuilding one commit gives identical labels.
+    """
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    sha = env.get("GITHUB_SHA") or _git("rev-parse", "HEAD")
+    if sha is None:
+        return Revision(sha="unknown", created=now)
+    if "GITHUB_SHA" not in env and _git("status", "--porcelain", "--untracked-files=no"):
+        return Revision(sha=sha, created=now, dirty=True)
+    return Revision(sha=sha, created=_git("show", "--no-patch", "--format=%cI", sha) or now)
+
+
+def tags(project: Project, revision: Revision, env: Mapping[str, str]) -> list[str]:
+    """The prod image's tags: sha-<short> always, the version on a tag, latest on main."""
+    found = [revision.tag]
+    if env.get("GITHUB_REF_TYPE") == "tag":
+        name = env.get("GITHUB_REF_NAME", "")
+        match = RELEASE_TAG.match(name)
+        if match is None:
+            msg = f"git tag {name!r} is not a release tag like v1.2.3"
+            raise ImageError(msg)
+        if match.group(1) != project.version:
+            msg = (
+                f"git tag {name} does not match {PYPROJECT}'s version {project.version}: "
+                "bump the version, commit, then tag"
+            )
+            raise ImageError(msg)
+        found.append(project.version)
+    elif env.get("GITHUB_REF") == MAIN_REF:
+        found.append("latest")
+    return found
+
+
+def publish_decision(env: Mapping[str, str]) -> tuple[bool, str]:
+    """Whether to push, and why: only when asked (PUBLISH_IMAGE=true) on a tag or on main."""
+    if env.get(PUBLISH_ENV, "").lower() != "true":
+        return False, f"not publishing: {PUBLISH_ENV} is not 'true'"
+    if env.get("GITHUB_REF_TYPE") == "tag":
+        return True, f"publishing: tag {env.get('GITHUB_REF_NAME', '?')}"
+    if env.get("GITHUB_REF") == MAIN_REF:
+        return True, "publishing: main"
+    ref = env.get("GITHUB_REF") or "(no GITHUB_REF)"
+    return False, f"not publishing: {ref} is neither a tag nor main"
+
+
+def in_github_actions(env: Mapping[str, str]) -> bool:
+    """Whether this runs in GitHub Actions."""
+    return env.get("GITHUB_ACTIONS") == "true"
+
+
+def build_cache(
+    env: Mapping[str, str], target: str, *, publishing: bool
+) -> tuple[dict[str, str] | None, dict[str, str] | None, str]:
+    """The buildx `--cache-from`/`--cache-to` for a target, and a line saying why.
+
+    The GitHub Actions cache is used in Actions only, and never for a build that is
+    published: a cache written by a pull request must not end up in a released image.
+    """
+    if not in_github_actions(env):
+        return None, None, "cache: the local BuildKit cache"
+    if publishing:
+        return None, None, "cache: none (a published image is built from scratch)"
+    if not env.get("ACTIONS_RUNTIME_TOKEN"):
+        reason = "ACTIONS_RUNTIME_TOKEN is not set (add crazy-max/ghaction-github-runtime)"
+        return None, None, f"cache: none, {reason}"
+    scope = {"type": "gha", "scope": target}
+    return scope, {**scope, "mode": "max"}, f"cache: GitHub Actions cache, scope {target}"
+
+
+def labels_args(project: Project, revision: Revision) -> dict[str, str]:
+    """Build arguments that fill the Dockerfile's OCI labels."""
+    return {
+        "VERSION": project.version,
+        "REVISION": revision.label,
+        "CREATED": revision.created,
+        "SOURCE": project.source,
+    }
