@@ -9,9 +9,6 @@ the engine's image store and never asks a registry.
 Test harness only: nothing here ends up in a generated service.
 """
 
-# harness/ is a folder of scripts run by path, not a package.
-# ruff: noqa: INP001
-
 from __future__ import annotations
 
 import argparse
@@ -48,6 +45,8 @@ PYPI_SIMPLE = "https://pypi.org/simple"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 HOST_PACKAGED_CAS = Path("/usr/share/ca-certificates")
 STAND_IN_LABEL = "dev.shipshape.stand-in"
+# Set to 1 where a registry answers, to use the real images instead of stand-ins.
+PULL_ENV = "SHIPSHAPE_PULL_BASE_IMAGES"
 
 # What the official python:*-slim images declare that our Dockerfile relies on.
 PYTHON_IMAGE_CHANGES = (
@@ -355,26 +354,57 @@ def _build(tag: str) -> None:
         build_uv_image(tag.removeprefix(f"{UV_IMAGE}:"))
 
 
-def ensure_base_images(
-    uv_version: str, tags: Iterable[str] | None = None, *, force: bool = False
-) -> list[str]:
-    """Build the stand-ins that are missing (all of them with force); return those built.
+def pull_allowed() -> bool:
+    """Whether to try the registry before building: SHIPSHAPE_PULL_BASE_IMAGES=1.
 
-    tags defaults to every python stand-in plus ghcr.io/astral-sh/uv:UV_VERSION.
+    Off by default: on the machines this harness is for, no registry answers, and a pull
+    would only send a request off the machine to fail.
     """
+    return os.environ.get(PULL_ENV) == "1"
+
+
+def _pulled(tag: str) -> bool:
+    """Try `docker pull`; True when the real image is now in the engine's store."""
+    try:
+        _run(["docker", "pull", "--quiet", tag], timeout=600)
+    except HarnessError:
+        return False
+    return True
+
+
+def ensure_base_images(
+    uv_version: str,
+    tags: Iterable[str] | None = None,
+    *,
+    force: bool = False,
+    pull: bool | None = None,
+) -> list[str]:
+    """Make each base image present: keep it if there, else pull it, else build a stand-in.
+
+    Returns the tags built. tags defaults to every python stand-in plus
+    ghcr.io/astral-sh/uv:UV_VERSION; pull defaults to pull_allowed(); force rebuilds
+    stand-ins that exist (and never pulls).
+    """
+    pull = pull_allowed() if pull is None else pull
     wanted = list(tags) if tags is not None else [*STAND_INS, f"{UV_IMAGE}:{uv_version}"]
     unknown = [tag for tag in wanted if tag not in STAND_INS and not tag.startswith(f"{UV_IMAGE}:")]
-    if unknown:
+    if unknown and not pull:
         known = ", ".join([*STAND_INS, f"{UV_IMAGE}:VERSION"])
-        msg = f"no stand-in for {', '.join(unknown)}; known: {known}"
+        msg = f"no stand-in for {', '.join(unknown)}; known: {known} (or set {PULL_ENV}=1)"
         raise HarnessError(msg)
     check_engine()
     present = local_tags()
     built = []
     for tag in wanted:
-        if force or tag not in present:
-            _build(tag)
-            built.append(tag)
+        if tag in present and not force:
+            continue
+        if pull and not force and _pulled(tag):
+            continue
+        if tag in unknown:
+            msg = f"cannot pull {tag} and there is no stand-in for it"
+            raise HarnessError(msg)
+        _build(tag)
+        built.append(tag)
     return built
 
 
