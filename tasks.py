@@ -19,6 +19,8 @@ from devtasks import parity as parity_check  # noqa: E402 - the template's own m
 from devtasks import runner, workflow  # noqa: E402
 from devtasks.jobs import ci_job, run  # noqa: E402
 
+import releasing  # noqa: E402 - needs the template on the path too
+
 CURRENT_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -84,4 +86,15 @@ def ci(c: Context, fail_fast: bool = False, dry_run: bool = False) -> None:  # n
     runner.run_ci(c, fail_fast=fail_fast)
 
 
-ns = Collection(lint, typecheck, test, e2e, parity, ci)
+@task(
+    help={
+        "version": "The release, MAJOR.MINOR.PATCH (tagged vMAJOR.MINOR.PATCH)",
+        "date": "Release date for CHANGELOG.md, YYYY-MM-DD (default: today, UTC)",
+    }
+)
+def release(c: Context, version: str, date: str = "") -> None:
+    """Cut a template release: CHANGELOG's Unreleased becomes vX.Y.Z, committed and tagged."""
+    releasing.release(c, version, date or None)
+
+
+ns = Collection(lint, typecheck, test, e2e, parity, ci, release)

@@ -101,6 +101,13 @@ def git_init(path: Path) -> None:
     )
 
 
+def git_commit(path: Path, message: str) -> None:
+    """Commit everything in the repository at `path` (new files too), as a test identity."""
+    run(["git", "add", "--all"], path)
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
+    run(["git", *identity, "commit", "--quiet", "--allow-empty", "--message", message], path)
+
+
 def copy_project(
     destination: Path,
     *,
