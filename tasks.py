@@ -7,6 +7,7 @@ The job runner and the parity check are the ones every generated service ships
 import sys
 from pathlib import Path
 
+import yaml
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
@@ -14,7 +15,9 @@ from invoke.tasks import task
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "template"))
+sys.path.insert(0, str(ROOT / "harness"))
 
+import base_images  # noqa: E402 - a harness script
 from devtasks import parity as parity_check  # noqa: E402 - the template's own machinery
 from devtasks import runner, workflow  # noqa: E402
 from devtasks.jobs import ci_job, run  # noqa: E402
@@ -62,6 +65,33 @@ def e2e(c: Context) -> None:
 
 
 @task
+@ci_job(env=(base_images.PULL_ENV,))
+def docker(c: Context) -> None:
+    """Build, run and probe rendered services' images and compose stacks (docker tier)."""
+    run(c, "nox", "--session", "docker")
+
+
+@task(
+    name="base-images",
+    help={
+        "force": "Rebuild the stand-ins that exist",
+        "pull": "Try `docker pull` first (default: SHIPSHAPE_PULL_BASE_IMAGES=1)",
+    },
+)
+def base_images_task(_: Context, force: bool = False, pull: bool = False) -> None:  # noqa: FBT001, FBT002
+    """Make the base images the generated Dockerfile names present: kept, pulled or built."""
+    # The uv image the generated Dockerfile copies from: copier.yml's uv_version.
+    copier = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
+    uv_version = str(copier["uv_version"]["default"])
+    try:
+        built = base_images.ensure_base_images(uv_version, force=force, pull=pull or None)
+    except base_images.HarnessError as error:
+        message = f"base-images: {error}"
+        raise Exit(message, code=1) from None
+    print(f"base-images: built {', '.join(built)}" if built else "base-images: all present")
+
+
+@task
 def parity(_: Context) -> None:
     """Fail when the template repo's workflow and these tasks disagree."""
     problems = parity_check.check(ns)
@@ -97,4 +127,4 @@ def release(c: Context, version: str, date: str = "") -> None:
     releasing.release(c, version, date or None)
 
 
-ns = Collection(lint, typecheck, test, e2e, parity, ci, release)
+ns = Collection(lint, typecheck, test, e2e, docker, base_images_task, parity, ci, release)
