@@ -12,8 +12,8 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from devtasks import container, images, runner, update, workflow
 from devtasks import docker as docker_job
-from devtasks import images, runner, update, workflow
 from devtasks import parity as parity_check
 from devtasks.jobs import ci_job, reads_env, run
 
@@ -89,14 +89,21 @@ def parity(_: Context) -> None:
     help={
         "fail_fast": "Stop at the first failed job instead of running the rest",
         "dry_run": "Print the jobs, matrix entries and commands without running them",
+        "in_container": "Run the jobs inside the ci image (the docker job stays on the host)",
     }
 )
-def ci(c: Context, fail_fast: bool = False, dry_run: bool = False) -> None:  # noqa: FBT001, FBT002
+def ci(
+    c: Context,
+    fail_fast: bool = False,  # noqa: FBT001, FBT002 - invoke flags
+    dry_run: bool = False,  # noqa: FBT001, FBT002
+    in_container: bool = False,  # noqa: FBT001, FBT002
+) -> None:
     """Run every CI job, in the workflow's order, exactly as the workflow runs it."""
     if dry_run:
         runner.print_plan()
         return
-    runner.run_ci(c, fail_fast=fail_fast)
+    place = container.ci_image_place() if in_container else runner.HOST
+    runner.run_ci(c, fail_fast=fail_fast, place=place)
 
 
 @task(

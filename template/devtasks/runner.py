@@ -45,14 +45,35 @@ def docker_available() -> bool:
     return info.returncode == 0
 
 
-def skip_reason(entry: workflow.MatrixEntry) -> str | None:
-    """Why this entry cannot run on this machine, if it cannot."""
-    version = entry.values.get("python-version")
-    if version is not None and not python_available(version):
-        return f"no local Python {version}"
-    if entry.job.needs_docker and not docker_available():
-        return "no Docker engine answers on this machine"
-    return None
+@dataclass(frozen=True)
+class Place:
+    """Where `invoke ci` runs the jobs: on this machine, or inside the `ci` image."""
+
+    prefix: tuple[str, ...] = ()
+    image_python: str | None = None
+
+    @property
+    def in_container(self) -> bool:
+        """Whether the jobs run inside a container."""
+        return bool(self.prefix)
+
+    def skip_reason(self, entry: workflow.MatrixEntry) -> str | None:
+        """Why this entry cannot run here, if it cannot."""
+        version = entry.values.get("python-version")
+        if self.in_container:
+            if entry.job.needs_docker:
+                return "not run inside the container: it drives the host's Docker engine"
+            if version is not None and version != self.image_python:
+                return f"the ci image has Python {self.image_python}, not {version}"
+            return None
+        if version is not None and not python_available(version):
+            return f"no local Python {version}"
+        if entry.job.needs_docker and not docker_available():
+            return "no Docker engine answers on this machine"
+        return None
+
+
+HOST = Place()
 
 
 def print_summary(outcomes: list[Outcome]) -> None:
@@ -82,12 +103,12 @@ def print_plan() -> None:
     """Print what `invoke ci` would run, one matrix entry a line, without running it."""
     for job in plan():
         for entry in job.entries():
-            reason = skip_reason(entry)
+            reason = HOST.skip_reason(entry)
             what = f"skip ({reason})" if reason else shlex.join(entry.argv)
             print(f"{job.id}\t{entry.label}\t{what}")
 
 
-def run_ci(c: Context, *, fail_fast: bool = False) -> list[Outcome]:
+def run_ci(c: Context, *, fail_fast: bool = False, place: Place = HOST) -> list[Outcome]:
     """Run every job of the CI workflow like CI does: dependents of a failed job are skipped."""
     jobs = plan()
     outcomes: list[Outcome] = []
@@ -100,13 +121,14 @@ def run_ci(c: Context, *, fail_fast: bool = False) -> list[Outcome]:
                 outcomes.append(Outcome(job.id, entry.label, "skipped", 0.0, why))
                 failed_jobs.add(job.id)
                 continue
-            reason = skip_reason(entry)
+            reason = place.skip_reason(entry)
             if reason:
                 outcomes.append(Outcome(job.id, entry.label, "skipped", 0.0, reason))
                 continue
-            print(f"\n==> {job.id} [{entry.label}]: {shlex.join(entry.argv)}", flush=True)
+            command = shlex.join([*place.prefix, *entry.argv])
+            print(f"\n==> {job.id} [{entry.label}]: {command}", flush=True)
             started = time.monotonic()
-            result = c.run(shlex.join(entry.argv), warn=True, pty=False)
+            result = c.run(command, warn=True, pty=False)
             ok = result is not None and result.ok
             seconds = time.monotonic() - started
             outcomes.append(Outcome(job.id, entry.label, "passed" if ok else "FAILED", seconds))

@@ -1,0 +1,49 @@
+"""`invoke ci --in-container`: the same jobs inside the `ci` image, a Linux like CI's runner."""
+
+import os
+from pathlib import Path
+
+from invoke.exceptions import Exit
+from python_on_whales import DockerException, docker
+
+from . import images
+from .docker import build, require_engine, say
+from .runner import Place
+
+IMAGE_PYTHON = "import sys; print('%d.%d' % sys.version_info[:2])"
+
+
+def ci_image_place() -> Place:
+    """Build the `ci` target from the working tree and describe how to run jobs inside it."""
+    require_engine()
+    try:
+        project = images.read_project()
+        repository = project.repository
+        base = os.environ.get("PYTHON_IMAGE") or images.default_base_image()
+    except images.ImageError as error:
+        message = f"ci: {error}"
+        raise Exit(message, code=1) from None
+    image = f"{repository}:ci"
+    build("ci", [image], {"PYTHON_IMAGE": base}, publishing=False)
+    try:
+        python = str(docker.run(image, ["python", "-c", IMAGE_PYTHON], remove=True)).strip()
+    except DockerException as error:
+        message = f"ci: cannot ask {image} for its Python version (exit {error.return_code})"
+        raise Exit(message, code=1) from None
+    reports = Path("reports").resolve()
+    reports.mkdir(exist_ok=True)
+    say(f"running the CI jobs inside {image} (Python {python}); reports go to {reports}")
+    return Place(
+        prefix=(
+            "docker",
+            "run",
+            "--rm",
+            "--volume",
+            f"{reports}:/app/reports",
+            # Downloads persist across runs, as setup-uv's cache does on the CI runner.
+            "--volume",
+            f"{project.name}-uv-cache:/root/.cache/uv",
+            image,
+        ),
+        image_python=python,
+    )
