@@ -1,0 +1,190 @@
+"""Fast checks of the container files and the rules `invoke docker` decides by (no engine).
+
+The rules (tags, when to publish, which cache) are pure functions in the template's
+`devtasks/images.py`; the files must agree with each other and with the answers.
+"""
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from helpers import ROOT, copy_project
+
+sys.path.insert(0, str(ROOT / "template"))
+from devtasks import images
+
+PROJECT = images.Project(
+    name="my-service", version="1.2.3", source="https://github.com/Example-Org/my-service"
+)
+REVISION = images.Revision(sha="0123456789abcdef", created="2026-01-01T00:00:00Z")
+MAIN = {"GITHUB_REF": "refs/heads/main", "GITHUB_REF_TYPE": "branch"}
+TAG = {"GITHUB_REF": "refs/tags/v1.2.3", "GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v1.2.3"}
+PULL_REQUEST = {"GITHUB_REF": "refs/pull/7/merge", "GITHUB_REF_TYPE": "branch"}
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+# --- the rules ---------------------------------------------------------------------------
+
+
+def test_repository_is_ghcr_owner_and_name_in_lower_case() -> None:
+    assert PROJECT.repository == "ghcr.io/example-org/my-service"
+
+
+def test_a_source_that_is_not_github_is_an_error() -> None:
+    project = images.Project(name="x", version="1", source="https://gitlab.com/a/x")
+    with pytest.raises(images.ImageError, match=r"\[project.urls\] Source"):
+        _ = project.repository
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param({}, ["sha-0123456"], id="local"),
+        pytest.param(PULL_REQUEST, ["sha-0123456"], id="pull-request"),
+        pytest.param(MAIN, ["sha-0123456", "latest"], id="main"),
+        pytest.param(TAG, ["sha-0123456", "1.2.3"], id="tag"),
+    ],
+)
+def test_tags(env: dict[str, str], expected: list[str]) -> None:
+    assert images.tags(PROJECT, REVISION, env) == expected
+
+
+def test_dirty_and_unknown_revisions_are_tagged_as_such() -> None:
+    dirty = images.Revision(sha="0123456789abcdef", created="now", dirty=True)
+    assert images.tags(PROJECT, dirty, {}) == ["sha-0123456-dirty"]
+    assert dirty.label == "0123456789abcdef-dirty"
+    assert images.tags(PROJECT, images.Revision(sha="unknown", created="now"), {}) == ["local"]
+
+
+def test_a_tag_that_disagrees_with_the_version_is_refused() -> None:
+    env = {**TAG, "GITHUB_REF_NAME": "v9.9.9"}
+    with pytest.raises(
+        images.ImageError, match=r"does not match pyproject\.toml's version 1\.2\.3"
+    ):
+        images.tags(PROJECT, REVISION, env)
+    with pytest.raises(images.ImageError, match="not a release tag"):
+        images.tags(PROJECT, REVISION, {**TAG, "GITHUB_REF_NAME": "nightly"})
+
+
+@pytest.mark.parametrize(
+    ("env", "publish"),
+    [
+        pytest.param(MAIN, False, id="main-not-asked"),
+        pytest.param({**MAIN, images.PUBLISH_ENV: "true"}, True, id="main-asked"),
+        pytest.param({**TAG, images.PUBLISH_ENV: "true"}, True, id="tag-asked"),
+        pytest.param({**PULL_REQUEST, images.PUBLISH_ENV: "true"}, False, id="pr-asked"),
+        pytest.param({images.PUBLISH_ENV: "true"}, False, id="local-asked"),
+        pytest.param({**TAG, images.PUBLISH_ENV: "yes"}, False, id="tag-not-true"),
+    ],
+)
+def test_publishes_only_when_asked_on_main_or_a_tag(env: dict[str, str], *, publish: bool) -> None:
+    decided, why = images.publish_decision(env)
+    assert decided is publish
+    assert why.startswith("publishing" if publish else "not publishing"), why
+
+
+def test_the_github_actions_cache_only_in_actions_and_never_when_publishing() -> None:
+    actions = {"GITHUB_ACTIONS": "true", "ACTIONS_RUNTIME_TOKEN": "t"}
+    cache_from, cache_to, _ = images.build_cache(actions, "prod", publishing=False)
+    assert cache_from == {"type": "gha", "scope": "prod"}
+    assert cache_to == {"type": "gha", "scope": "prod", "mode": "max"}
+    assert images.build_cache(actions, "prod", publishing=True)[:2] == (None, None)
+    assert images.build_cache({}, "prod", publishing=False)[:2] == (None, None)
+    no_token = images.build_cache({"GITHUB_ACTIONS": "true"}, "ci", publishing=False)
+    assert no_token[:2] == (None, None)
+    assert "ACTIONS_RUNTIME_TOKEN" in no_token[2]
+
+
+def test_labels_come_from_the_project_and_revision() -> None:
+    assert images.labels_args(PROJECT, REVISION) == {
+        "VERSION": "1.2.3",
+        "REVISION": "0123456789abcdef",
+        "CREATED": "2026-01-01T00:00:00Z",
+        "SOURCE": "https://github.com/Example-Org/my-service",
+    }
+
+
+# --- the files agree ---------------------------------------------------------------------
+
+
+def test_one_port_everywhere(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "svc", http_port=9123, git=False)
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+    assert re.findall(r"^EXPOSE (.+)$", dockerfile, re.MULTILINE) == ["9123 5678", "9123"]
+    assert "os.environ.get('MY_SERVICE_PORT', '9123')" in dockerfile
+    base = load_yaml(project / "compose.yaml")
+    assert base["services"]["app"]["ports"] == ["127.0.0.1:${MY_SERVICE_HOST_PORT:-9123}:9123"]
+    dev = load_yaml(project / "compose.dev.yaml")
+    assert dev["services"]["app"]["ports"] == ["127.0.0.1:${MY_SERVICE_DEBUG_PORT:-5678}:5678"]
+
+
+def test_dockerfile_needs_no_frontend_pull_and_names_its_stages(default_project: Path) -> None:
+    dockerfile = (default_project / "Dockerfile").read_text(encoding="utf-8")
+    assert not re.search(r"^#\s*syntax\s*=", dockerfile, re.MULTILINE | re.IGNORECASE)
+    assert "--start-interval" not in dockerfile, "engine 20.10 has no HEALTHCHECK --start-interval"
+    stages = re.findall(r"^FROM\s+(\S+)\s+AS\s+(\S+)$", dockerfile, re.MULTILINE)
+    assert [name for _, name in stages] == ["base", "deps", "build", "devdeps", "dev", "ci", "prod"]
+    assert dict(stages)["${PYTHON_IMAGE}"] == "base"
+    assert re.search(r"^USER \d+:\d+$", dockerfile, re.MULTILINE), "prod's USER must be numeric"
+
+
+@pytest.mark.parametrize("license_name", ["MIT", "Proprietary"])
+def test_the_license_file_is_copied_only_when_there_is_one(
+    tmp_path: Path, license_name: str
+) -> None:
+    project = copy_project(tmp_path / "svc", license=license_name, git=False)
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+    assert ("LICENSE" in dockerfile) is (project / "LICENSE").exists()
+
+
+def test_dockerignore_keeps_secrets_and_clutter_out(default_project: Path) -> None:
+    ignored = (default_project / ".dockerignore").read_text(encoding="utf-8").split()
+    for entry in (".git", ".venv", ".nox", ".env", ".env.*", "reports", "**/__pycache__"):
+        assert entry in ignored, entry
+
+
+def test_prod_compose_is_locked_down(default_project: Path) -> None:
+    app = load_yaml(default_project / "compose.prod.yaml")["services"]["app"]
+    assert app["build"]["target"] == "prod"
+    assert app["read_only"] is True
+    assert app["cap_drop"] == ["ALL"]
+    assert app["security_opt"] == ["no-new-privileges:true"]
+    assert app["init"] is True
+    assert app["restart"] == "unless-stopped"
+    assert app["tmpfs"] == ["/tmp"]  # noqa: S108 - the container's own
+    assert "test" not in app["healthcheck"], "the probe is the image's HEALTHCHECK, not a copy"
+    limits = app["deploy"]["resources"]["limits"]
+    assert limits == {
+        "memory": "${MY_SERVICE_MEMORY_LIMIT:-256M}",
+        "cpus": "${MY_SERVICE_CPU_LIMIT:-0.5}",
+    }
+
+
+def test_only_the_release_job_may_write_packages_and_it_has_no_caches(
+    default_project: Path,
+) -> None:
+    workflows = default_project / ".github/workflows"
+    for path in workflows.glob("*.yml"):
+        for job_id, job in load_yaml(path)["jobs"].items():
+            writes = job.get("permissions", {}).get("packages") == "write"
+            assert writes is (path.name == "release.yml" and job_id == "docker"), (path, job_id)
+    release = load_yaml(workflows / "release.yml")
+    # YAML 1.1 reads the key `on` as true.
+    triggers = next(value for key, value in release.items() if key in {"on", True})
+    assert triggers == {"push": {"branches": ["main"], "tags": ["v*"]}}
+    steps = release["jobs"]["docker"]["steps"]
+    setup_uv = next(s for s in steps if s.get("uses", "").startswith("astral-sh/setup-uv@"))
+    assert setup_uv["with"]["enable-cache"] is False
+    run_step = next(s for s in steps if "run" in s)
+    assert run_step["env"] == {images.PUBLISH_ENV: "true"}
+    ci = load_yaml(workflows / "ci.yml")["jobs"]["docker"]
+    assert ci["needs"] == ["lint", "typecheck", "test"]
+    assert not any("env" in step for step in ci["steps"]), "ci.yml's docker job never publishes"
