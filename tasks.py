@@ -58,9 +58,12 @@ def test(c: Context, python: str = CURRENT_PYTHON) -> None:
 
 
 @task
-@ci_job()
+@ci_job(env=(base_images.PULL_ENV,))
 def e2e(c: Context) -> None:
     """Render services and run their own `invoke ci`, lint and typecheck (slow tier)."""
+    # The services' own `invoke ci` includes their docker job whenever an engine answers.
+    if runner.docker_available():
+        base_images_task(c)
     run(c, "nox", "--session", "e2e")
 
 
