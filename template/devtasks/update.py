@@ -112,42 +112,41 @@ def pull_request_body(before: str, after: str, conflicts: list[str], ci: str) ->
     return "\n".join(lines)
 
 
-def open_pull_request(
-    c: Context, *, before: str, after: str, conflicts: list[str], ci: str
-) -> bool:
-    """Commit the update to a branch, push it, open a pull request; False if one is open."""
+def check_pull_request_tools() -> None:
+    """Refuse `--pull-request` up front, before anything changes, when it could not finish."""
     require_tool("gh", "install the GitHub CLI (preinstalled on GitHub's runners)")
     if not os.environ.get(TOKEN_VARIABLE):
         message = f"--pull-request needs {TOKEN_VARIABLE}, a token that may push and open PRs"
         raise fail(message)
+
+
+def branch_exists(c: Context, branch: str) -> bool:
+    """Whether the remote has the branch already (its pull request was opened earlier)."""
+    return bool(git(c, "ls-remote", "--heads", "origin", branch, env=push_env()))
+
+
+def open_pull_request(c: Context, branch: str, title: str, body: str, *, draft: bool) -> None:
+    """Commit the update to its branch, push it and open a pull request for it."""
     base = git(c, "rev-parse", "--abbrev-ref", "HEAD")
-    branch = f"template-update/{after}"
-    if git(c, "ls-remote", "--heads", "origin", branch, env=push_env()):
-        print(f"template-update: branch {branch} exists already; its pull request stays open")
-        return False
     identity = []
     if os.environ.get("GITHUB_ACTIONS") == "true":
         identity = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
-    title = f"Update from the template: {before} to {after}"
     git(c, "switch", "--create", branch)
     git(c, "add", "--all")
     git(c, *identity, "commit", "--quiet", "--message", title)
     git(c, "push", "--quiet", "origin", branch, env=push_env())
-    body = pull_request_body(before, after, conflicts, ci)
-    draft = ["--draft"] if conflicts or ci != "passed" else []
-    pr = ["gh", "pr", "create", "--base", base, "--head", branch, "--title", title, *draft]
-    url = run(c, *pr, "--body", body, hide=True).strip()
+    pr = ["gh", "pr", "create", "--base", base, "--head", branch, "--title", title]
+    url = run(c, *pr, *(["--draft"] if draft else []), "--body", body, hide=True).strip()
     print(f"template-update: opened {url}")
-    return True
 
 
 def update(c: Context, *, vcs_ref: str = "", pull_request: bool = False) -> None:
     """Update from the template, re-lock, run `invoke ci`, optionally open a pull request."""
     check_clean_repository(c)
+    if pull_request:
+        check_pull_request_tools()
     before = template_version()
     run(c, *COPIER_UPDATE, *(["--vcs-ref", vcs_ref] if vcs_ref else []))
-    # The template regenerates the lock after merging; lock again for releases that did not.
-    run(c, "uv", "lock", "--quiet")
     after = template_version()
     if not git(c, "status", "--porcelain"):
         print(f"template-update: already up to date with the template ({after})")
@@ -156,16 +155,21 @@ def update(c: Context, *, vcs_ref: str = "", pull_request: bool = False) -> None
     if rejected:
         message = f"copier left rejected changes in {', '.join(rejected)}: merge them by hand"
         raise fail(message)
+    branch = f"template-update/{after}"
+    if pull_request and branch_exists(c, branch):
+        print(f"template-update: branch {branch} exists already; its pull request stays open")
+        return
     conflicts = conflicted_files(c)
     ci = "not run: resolve the conflicts first"
     if not conflicts:
+        # The template locks after merging; lock again for releases that did not.
+        run(c, "uv", "lock", "--quiet")
         passed = c.run("uv run --locked invoke ci", warn=True, pty=False)
         ci = "passed" if passed is not None and passed.ok else "failed"
-    opened = False
     if pull_request:
-        opened = open_pull_request(c, before=before, after=after, conflicts=conflicts, ci=ci)
-        if not opened:
-            return
+        title = f"Update from the template: {before} to {after}"
+        body = pull_request_body(before, after, conflicts, ci)
+        open_pull_request(c, branch, title, body, draft=bool(conflicts) or ci != "passed")
     if conflicts:
         message = (
             f"updated {before} -> {after}; resolve the conflicts in {', '.join(conflicts)} "
@@ -175,5 +179,5 @@ def update(c: Context, *, vcs_ref: str = "", pull_request: bool = False) -> None
     if ci != "passed":
         message = f"updated {before} -> {after}, but `invoke ci` failed: fix it, then commit"
         raise fail(message)
-    if not opened:
+    if not pull_request:
         print(f"template-update: updated {before} -> {after}, `invoke ci` passed: review, commit")
