@@ -40,7 +40,16 @@ def test_defaults(default_project: Path) -> None:
         "tests/test_health.py",
     ]:
         assert (default_project / path).is_file(), f"{path} missing"
-    for module in ["__init__", "__main__", "app", "health", "metrics", "settings", "log", "routes"]:
+    for module in [
+        "__init__",
+        "__main__",
+        "app",
+        "health",
+        "metrics",
+        "settings",
+        "logging_config",
+        "routes",
+    ]:
         assert (package / f"{module}.py").is_file(), f"{module}.py missing"
     assert (package / "py.typed").is_file()
     pyproject = tomllib.loads((default_project / "pyproject.toml").read_text(encoding="utf-8"))
