@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT / "harness"))
 
 import base_images  # noqa: E402 - a harness script
 from devtasks import parity as parity_check  # noqa: E402 - the template's own machinery
-from devtasks import runner, workflow  # noqa: E402
-from devtasks.jobs import ci_job, run  # noqa: E402
+from devtasks import runner  # noqa: E402
+from devtasks.jobs import ci_job, lint_python_and_github, require_python, run  # noqa: E402
 
 import releasing  # noqa: E402 - needs the template on the path too
 
@@ -31,12 +31,7 @@ CURRENT_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 @ci_job()
 def lint(c: Context) -> None:
     """Lint the template repo's code and workflows, and check its parity with CI."""
-    run(c, "ruff", "check", ".")
-    run(c, "ruff", "format", "--check", ".")
-    workflows = sorted(str(p) for p in workflow.WORKFLOWS.glob("*.y*ml"))
-    run(c, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
-    run(c, "check-jsonschema", "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml")
-    run(c, "zizmor", "--offline", "--quiet", ".github")
+    lint_python_and_github(c)
     parity(c)
 
 
@@ -51,9 +46,7 @@ def typecheck(c: Context) -> None:
 @ci_job()
 def test(c: Context, python: str = CURRENT_PYTHON) -> None:
     """Run the template's fast test tier (render, validate, consistency) on one Python."""
-    if not runner.python_available(python):
-        message = f"Python {python} is not installed on this machine: install it first"
-        raise Exit(message, code=1)
+    require_python(python)
     run(c, "nox", "--session", f"tests-{python}")
 
 
@@ -97,12 +90,7 @@ def base_images_task(_: Context, force: bool = False, pull: bool = False) -> Non
 @task
 def parity(_: Context) -> None:
     """Fail when the template repo's workflow and these tasks disagree."""
-    problems = parity_check.check(ns)
-    if problems:
-        print("\n".join(f"parity: {problem}" for problem in problems), file=sys.stderr)
-        message = f"parity: {len(problems)} difference(s) between CI and the local tasks"
-        raise Exit(message, code=1)
-    print("parity: the workflows and the local tasks agree")
+    parity_check.enforce(ns)
 
 
 @task(

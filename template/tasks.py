@@ -9,13 +9,12 @@ from pathlib import Path
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from devtasks import container, images, runner, update, workflow
+from devtasks import container, images, runner, update
 from devtasks import docker as docker_job
 from devtasks import parity as parity_check
-from devtasks.jobs import ci_job, reads_env, run
+from devtasks.jobs import ci_job, lint_python_and_github, reads_env, require_python, run
 
 REPORTS = Path("reports")
 CURRENT_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -25,12 +24,7 @@ CURRENT_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 @ci_job()
 def lint(c: Context) -> None:
     """Lint code, workflows and the Dockerfile, and check parity with CI."""
-    run(c, "ruff", "check", ".")
-    run(c, "ruff", "format", "--check", ".")
-    workflows = sorted(str(p) for p in workflow.WORKFLOWS.glob("*.y*ml"))
-    run(c, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
-    run(c, "check-jsonschema", "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml")
-    run(c, "zizmor", "--offline", "--quiet", ".github")
+    lint_python_and_github(c)
     if Path("Dockerfile").exists():
         run(c, "hadolint", "Dockerfile")
     parity(c)
@@ -47,9 +41,7 @@ def typecheck(c: Context) -> None:
 @ci_job()
 def test(c: Context, python: str = CURRENT_PYTHON) -> None:
     """Run the test suite with coverage on one Python version, through nox."""
-    if not runner.python_available(python):
-        message = f"Python {python} is not installed on this machine: install it first"
-        raise Exit(message, code=1)
+    require_python(python)
     REPORTS.mkdir(exist_ok=True)
     run(c, "nox", "--session", f"tests-{python}")
 
@@ -77,12 +69,7 @@ def format_code(c: Context) -> None:
 @task
 def parity(_: Context) -> None:
     """Fail when the workflows and these tasks disagree on what CI runs."""
-    problems = parity_check.check(ns)
-    if problems:
-        print("\n".join(f"parity: {problem}" for problem in problems), file=sys.stderr)
-        message = f"parity: {len(problems)} difference(s) between CI and the local tasks"
-        raise Exit(message, code=1)
-    print("parity: the workflows and the local tasks agree")
+    parity_check.enforce(ns)
 
 
 @task(

@@ -2,7 +2,9 @@
 
 import shlex
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke.context import Context
@@ -73,3 +75,26 @@ def run(c: Context, *argv: str, env: Mapping[str, str] | None = None, hide: bool
         message = f"`{command}` failed with exit code {failure.result.exited}"
         raise Exit(message, code=failure.result.exited or 1) from None
     return result.stdout if result is not None else ""
+
+
+def lint_python_and_github(c: Context) -> None:
+    """Ruff, then the GitHub files: workflow and Dependabot schemas, and zizmor's audits."""
+    run(c, "ruff", "check", ".")
+    run(c, "ruff", "format", "--check", ".")
+    workflows = sorted(str(path) for path in Path(".github/workflows").glob("*.y*ml"))
+    run(c, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    run(c, "check-jsonschema", "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml")
+    run(c, "zizmor", "--offline", "--quiet", ".github")
+
+
+def require_python(version: str) -> None:
+    """Stop with one line unless an interpreter for this Python version is on the machine."""
+    require_tool("uv")
+    found = subprocess.run(
+        ["uv", "python", "find", "--no-python-downloads", "--system", version],
+        capture_output=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        message = f"Python {version} is not installed on this machine: install it first"
+        raise Exit(message, code=1)

@@ -2,6 +2,7 @@
 
 import ast
 import re
+import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import yaml
 from invoke.collection import Collection
+from invoke.exceptions import Exit
 
 from . import workflow
 from .jobs import declared_env, is_ci_job
@@ -280,3 +282,13 @@ def check(tasks: Collection) -> list[str]:
     problems += check_uv_version(all_jobs)
     problems += check_pre_commit()
     return problems
+
+
+def enforce(tasks: Collection) -> None:
+    """The `parity` task: print every problem and fail, or say that all agree."""
+    problems = check(tasks)
+    if problems:
+        print("\n".join(f"parity: {problem}" for problem in problems), file=sys.stderr)
+        message = f"parity: {len(problems)} difference(s) between CI and the local tasks"
+        raise Exit(message, code=1)
+    print("parity: the workflows and the local tasks agree")

@@ -10,7 +10,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 from . import workflow
-from .jobs import require_tool
+from .jobs import require_python
 
 RESULTS = ("passed", "FAILED", "skipped")
 
@@ -28,13 +28,11 @@ class Outcome:
 
 def python_available(version: str) -> bool:
     """Whether an interpreter for this Python version exists on the machine."""
-    require_tool("uv")
-    found = subprocess.run(
-        ["uv", "python", "find", "--no-python-downloads", "--system", version],
-        capture_output=True,
-        check=False,
-    )
-    return found.returncode == 0
+    try:
+        require_python(version)
+    except Exit:
+        return False
+    return True
 
 
 def docker_available() -> bool:
