@@ -233,6 +233,20 @@ def test_prod_holds_only_the_venv_and_precompiled_code(
     assert listing.strip() == "['.venv']"
 
 
+def test_the_service_is_a_layer_of_its_own_on_top_of_the_dependencies(
+    default_service: Service,
+) -> None:
+    history = docker("history", "--no-trunc", "--format={{json .}}", default_service.image("prod"))
+    layers = [json.loads(line) for line in history.splitlines()]
+    copies = [layer for layer in layers if layer["CreatedBy"].startswith("COPY ")]
+    assert [layer["CreatedBy"].split(" #")[0] for layer in copies] == [
+        "COPY /project/ /",
+        "COPY /app/.venv /app/.venv",
+    ]
+    service_layer = copies[0]["Size"]
+    assert service_layer.endswith("kB"), f"the service's own layer is {service_layer}"
+
+
 @pytest.mark.parametrize("init", [True, False], ids=["with-init", "as-pid-1"])
 def test_prod_stops_on_sigterm_with_status_0_within_10_s(
     default_service: Service, *, init: bool

@@ -1,0 +1,224 @@
+"""Benchmark the default service's prod image: size, build times, start-up and memory.
+
+Run: `uv run python bench/bench_docker.py [--runs N]` with a Docker engine up and the base
+images present (`uv run invoke base-images`). Writes its section of bench/results.md.
+Only 127.0.0.1 is probed.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from results_file import write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = "shipshape-bench/my-service:prod"
+MB = 1e6
+MIB = 1024 * 1024
+GOALS = {"above_base_mb": 40.0, "rebuild_ratio": 0.1, "first_200_s": 1.0, "idle_rss_mib": 60.0}
+
+
+def run(argv: Sequence[str], cwd: Path = ROOT) -> str:
+    """Run a command, failing loudly; return its stdout."""
+    result = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def timed_build(project: Path, *, no_cache: bool = False) -> float:
+    """Seconds for `docker buildx build --target prod`, with or without the layer cache."""
+    flags = ["--no-cache"] if no_cache else []
+    started = time.perf_counter()
+    run(
+        ["docker", "buildx", "build", "--load", "--target=prod", f"--tag={IMAGE}", *flags, "."],
+        project,
+    )
+    return time.perf_counter() - started
+
+
+def image_size(tag: str) -> int:
+    """Uncompressed size in bytes."""
+    return int(run(["docker", "image", "inspect", "--format", "{{.Size}}", tag]))
+
+
+def first_200(port: int) -> float:
+    """Seconds from `docker run` to the first 200 on /health; the container is removed."""
+    started = time.perf_counter()
+    container = run(
+        ["docker", "run", "--detach", "--read-only", f"--publish=127.0.0.1::{port}", IMAGE]
+    ).strip()
+    try:
+        host_port = int(
+            run(["docker", "port", container, f"{port}/tcp"]).split()[0].rsplit(":", 1)[1]
+        )
+        url = f"http://127.0.0.1:{host_port}/health"
+        while time.perf_counter() - started < 30:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.01)
+        sys.exit("no 200 on /health within 30 s")
+    finally:
+        run(["docker", "rm", "--force", container])
+
+
+def idle_memory(port: int) -> tuple[float, float]:
+    """(process RSS, cgroup usage) in MiB of an idle prod container after a few requests."""
+    container = run(
+        ["docker", "run", "--detach", "--read-only", f"--publish=127.0.0.1::{port}", IMAGE]
+    ).strip()
+    try:
+        host_port = int(
+            run(["docker", "port", container, f"{port}/tcp"]).split()[0].rsplit(":", 1)[1]
+        )
+        deadline = time.monotonic() + 30
+        answered = 0
+        while answered < 20 and time.monotonic() < deadline:
+            for path in ("/health", "/ready", "/metrics"):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{host_port}{path}", timeout=1):
+                        answered += 1
+                except OSError:
+                    time.sleep(0.05)
+        time.sleep(3)
+        status = run(["docker", "exec", container, "cat", "/proc/1/status"])
+        rss_kib = next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+        )
+        stats = json.loads(
+            run(["docker", "stats", "--no-stream", "--format", "{{json .}}", container])
+        )
+        usage = stats["MemUsage"].split("/")[0].strip()
+        return rss_kib / 1024, parse_size(usage) / MIB
+    finally:
+        run(["docker", "rm", "--force", container])
+
+
+def parse_size(text: str) -> float:
+    """`12.3MiB` -> bytes."""
+    units = {"KiB": 1024, "MiB": MIB, "GiB": 1024 * MIB, "kB": 1e3, "MB": 1e6, "GB": 1e9, "B": 1}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+def render(destination: Path) -> Path:
+    """The default service, committed, as a team would have it."""
+    copier = [sys.executable, "-m", "copier", "copy", "--quiet", "--trust", "--defaults"]
+    run([*copier, "--vcs-ref", "HEAD", str(ROOT), str(destination)])
+    run(["git", "init", "--quiet"], destination)
+    run(["git", "add", "--all"], destination)
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    run(["git", *identity, "commit", "--quiet", "--message", "bench"], destination)
+    return destination
+
+
+def verdict(ok: bool | None) -> str:  # noqa: FBT001 - a table cell
+    """How a figure compares with its goal, if it has one."""
+    if ok is None:
+        return ""
+    return "met" if ok else "**missed**"
+
+
+def listed(values: Sequence[float], digits: int) -> str:
+    """Values as a comma-separated list."""
+    return ", ".join(f"{value:.{digits}f}" for value in values)
+
+
+def main() -> None:
+    """Measure, then write the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as scratch:
+        project = render(Path(scratch) / "my-service")
+        dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+        base = dockerfile.split("ARG PYTHON_IMAGE=", 1)[1].split()[0]
+        port = int(dockerfile.split("EXPOSE ")[-1].split()[0])
+        timed_build(project)  # warms the uv cache mount and the base layers
+        cold = [timed_build(project, no_cache=True) for _ in range(runs)]
+        timed_build(project)  # a build with the layer cache again, after the --no-cache ones
+        unchanged = [timed_build(project) for _ in range(runs)]
+        routes = project / "src" / "my_service" / "routes.py"
+        rebuilds = []
+        for index in range(runs):
+            routes.write_text(
+                routes.read_text(encoding="utf-8") + f"\n# edit {index}\n", encoding="utf-8"
+            )
+            rebuilds.append(timed_build(project))
+        size, base_size = image_size(IMAGE), image_size(base)
+        starts = [first_200(port) for _ in range(runs)]
+        rss, cgroup = idle_memory(port)
+    engine = run(["docker", "version", "--format", "{{.Server.Version}}"]).strip()
+    labels = run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", base])
+    kind = "a stand-in" if "dev.shipshape.stand-in" in labels else "the official image"
+    cold_s, rebuild_s, start_s, floor_s = (
+        statistics.median(v) for v in (cold, rebuilds, starts, unchanged)
+    )
+    above = (size - base_size) / MB
+    rows = [
+        ("prod image size", f"{size / MB:.1f} MB", "", None),
+        (
+            f"added above the base ({base_size / MB:.1f} MB)",
+            f"{above:.1f} MB",
+            f"at most {GOALS['above_base_mb']:.0f} MB",
+            above <= GOALS["above_base_mb"],
+        ),
+        ("cold build (`--no-cache`), warm uv cache", f"{cold_s:.1f} s", "", None),
+        ("build with nothing changed (the floor of any build)", f"{floor_s:.2f} s", "", None),
+        (
+            "rebuild after a code-only change",
+            f"{rebuild_s:.2f} s ({rebuild_s / cold_s:.0%} of cold)",
+            "at most 10 % of cold",
+            rebuild_s <= GOALS["rebuild_ratio"] * cold_s,
+        ),
+        (
+            "`docker run` to the first 200 on `/health`",
+            f"{start_s:.2f} s",
+            f"within {GOALS['first_200_s']:.0f} s",
+            start_s <= GOALS["first_200_s"],
+        ),
+        (
+            "idle RSS of the service process",
+            f"{rss:.1f} MiB",
+            f"under {GOALS['idle_rss_mib']:.0f} MiB",
+            rss < GOALS["idle_rss_mib"],
+        ),
+        ("idle memory of the container's cgroup (`docker stats`)", f"{cgroup:.1f} MiB", "", None),
+    ]
+    lines = [
+        "## Docker: the default service's prod image",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} by `bench/bench_docker.py`: {os.cpu_count()} CPUs,",
+        f"Docker Engine {engine}, base `{base}` ({kind}), median of {runs} runs.",
+        "",
+        "| figure | value | goal | |",
+        "|---|---|---|---|",
+        *(f"| {name} | {value} | {goal} | {verdict(ok)} |" for name, value, goal, ok in rows),
+        "",
+        "Every run, in seconds:",
+        (
+            f"cold {listed(cold, 1)}; unchanged {listed(unchanged, 2)}; "
+            f"code-only {listed(rebuilds, 2)}; first 200 {listed(starts, 2)}."
+        ),
+    ]
+    run(["docker", "image", "rm", "--force", IMAGE])
+    write_section("docker", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
