@@ -437,5 +437,7 @@ def test_invoke_docker_publishes_only_on_main_and_tags(
         )
     else:
         assert pushed == sorted([f"sha-{sha[:7]}", *expected]), result.stdout
-    for tag in pushed:
-        docker("image", "rm", f"{registry}/{repository}:{tag}", check=False)
+    local = docker("image", "ls", "--format={{.Repository}}:{{.Tag}}").split()
+    ours = [name for name in local if name.startswith(f"{registry}/{repository}:")]
+    if ours:
+        docker("image", "rm", *ours, check=False)
