@@ -101,6 +101,9 @@ def test_the_github_actions_cache_only_in_actions_and_never_when_publishing() ->
     no_token = images.build_cache({"GITHUB_ACTIONS": "true"}, "ci", publishing=False)
     assert no_token[:2] == (None, None)
     assert "ACTIONS_RUNTIME_TOKEN" in no_token[2]
+    engine_builder = images.build_cache(actions, "ci", publishing=False, driver="docker")
+    assert engine_builder[:2] == (None, None)
+    assert "docker/setup-buildx-action" in engine_builder[2]
 
 
 def test_labels_come_from_the_project_and_revision() -> None:

@@ -79,7 +79,13 @@ def build(
     target: str, tags: Sequence[str], build_args: Mapping[str, str], *, publishing: bool
 ) -> None:
     """Build one Dockerfile target into the engine's image store."""
-    cache_from, cache_to, cache_note = images.build_cache(os.environ, target, publishing=publishing)
+    driver = "docker"
+    if images.in_github_actions(os.environ):
+        with step("inspecting the buildx builder"):
+            driver = docker.buildx.inspect().driver or "docker"
+    cache_from, cache_to, cache_note = images.build_cache(
+        os.environ, target, publishing=publishing, driver=driver
+    )
     say(f"building target {target} as {', '.join(tags)}; {cache_note}")
     started = time.monotonic()
     with step(f"building target {target}"):

@@ -141,17 +141,21 @@ def in_github_actions(env: Mapping[str, str]) -> bool:
 
 
 def build_cache(
-    env: Mapping[str, str], target: str, *, publishing: bool
+    env: Mapping[str, str], target: str, *, publishing: bool, driver: str = "docker-container"
 ) -> tuple[dict[str, str] | None, dict[str, str] | None, str]:
     """The buildx `--cache-from`/`--cache-to` for a target, and a line saying why.
 
     The GitHub Actions cache is used in Actions only, and never for a build that is
     published: a cache written by a pull request must not end up in a released image.
+    The builder must be able to export a cache, which the engine's own (`docker`) cannot.
     """
     if not in_github_actions(env):
         return None, None, "cache: the local BuildKit cache"
     if publishing:
         return None, None, "cache: none (a published image is built from scratch)"
+    if driver == "docker":
+        reason = "the builder's docker driver cannot export one (add docker/setup-buildx-action)"
+        return None, None, f"cache: none, {reason}"
     if not env.get("ACTIONS_RUNTIME_TOKEN"):
         reason = "ACTIONS_RUNTIME_TOKEN is not set (add crazy-max/ghaction-github-runtime)"
         return None, None, f"cache: none, {reason}"
