@@ -53,7 +53,7 @@ def renamed_job(project: Path) -> None:
 
 
 def removed_task(project: Path) -> None:
-    edit(project / "tasks.py", "ns = Collection(lint, typecheck, ", "ns = Collection(lint, ")
+    edit(project / "tasks.py", "lint, typecheck, test, ", "lint, test, ")
 
 
 def uncalled_ci_task(project: Path) -> None:
@@ -141,7 +141,9 @@ def dockerfile_python(project: Path) -> None:
     if not dockerfile.exists():
         pytest.skip("this service has no Dockerfile yet")
     text = dockerfile.read_text(encoding="utf-8")
-    dockerfile.write_text(re.sub(r"python:3\.\d+-", "python:3.12-", text, count=1), "utf-8")
+    default = re.compile(r"^(ARG PYTHON_IMAGE=python:)3\.\d+-", re.MULTILINE)
+    changed = default.sub(r"\g<1>3.12-", text)
+    dockerfile.write_text(changed, "utf-8")
 
 
 def dockerfile_uv(project: Path) -> None:
