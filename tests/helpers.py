@@ -49,9 +49,14 @@ def check_answers(answers: Mapping[str, object]) -> None:
         raise AssertionError(message)
 
 
+# What nox sets for the session running these tests. Left in place, every `uv` command in a
+# rendered service would target the session's virtualenv instead of the service's own.
+TEST_RUNNER_ENVIRONMENT = frozenset({"VIRTUAL_ENV", "UV_PYTHON", "UV_PROJECT_ENVIRONMENT"})
+
+
 def user_environment() -> dict[str, str]:
     """This process's environment minus the test runner's own virtualenv, like a user's shell."""
-    return {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PYTHON"}}
+    return {k: v for k, v in os.environ.items() if k not in TEST_RUNNER_ENVIRONMENT}
 
 
 def run(
