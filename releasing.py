@@ -159,8 +159,9 @@ def release(c: Context, version_text: str, date: str | None = None) -> str:
         raise Exit(message, code=1) from None
     CHANGELOG.write_text(changelog, encoding="utf-8")
     PYPROJECT.write_text(pyproject, encoding="utf-8")
-    # Only the project's own version changes in the lock, so no index is needed.
-    run(c, "uv", "lock", "--offline", "--quiet")
+    # The lock records the project's version. Re-locking keeps every pin, but it reads the
+    # index: a machine that installed from the lock has wheels cached, not index pages.
+    run(c, "uv", "lock", "--quiet")
     tag = f"v{version}"
     git(c, "add", str(CHANGELOG), str(PYPROJECT), "uv.lock")
     git(c, "commit", "--quiet", "--message", f"Release {tag}")

@@ -125,15 +125,23 @@ def branch_exists(c: Context, branch: str) -> bool:
     return bool(git(c, "ls-remote", "--heads", "origin", branch, env=push_env()))
 
 
+def commit_identity() -> dict[str, str] | None:
+    """On GitHub Actions, the bot commits; git's identity variables outrank any config."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return None
+    return {
+        f"GIT_{role}_{part}": value
+        for role in ("AUTHOR", "COMMITTER")
+        for part, value in (("NAME", BOT_NAME), ("EMAIL", BOT_EMAIL))
+    }
+
+
 def open_pull_request(c: Context, branch: str, title: str, body: str, *, draft: bool) -> None:
     """Commit the update to its branch, push it and open a pull request for it."""
     base = git(c, "rev-parse", "--abbrev-ref", "HEAD")
-    identity = []
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        identity = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
     git(c, "switch", "--create", branch)
     git(c, "add", "--all")
-    git(c, *identity, "commit", "--quiet", "--message", title)
+    git(c, "commit", "--quiet", "--message", title, env=commit_identity())
     git(c, "push", "--quiet", "origin", branch, env=push_env())
     pr = ["gh", "pr", "create", "--base", base, "--head", branch, "--title", title]
     url = run(c, *pr, *(["--draft"] if draft else []), "--body", body, hide=True).strip()
