@@ -11,8 +11,9 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from devtasks import container, images, runner, update
-from devtasks import docker as docker_job
+# The Docker modules are imported inside the tasks that need them: python_on_whales takes
+# longer to import than `invoke parity` takes to run.
+from devtasks import images, runner, update
 from devtasks import parity as parity_check
 from devtasks.jobs import ci_job, lint_python_and_github, reads_env, require_python, run
 
@@ -50,12 +51,16 @@ def test(c: Context, python: str = CURRENT_PYTHON) -> None:
 @ci_job(env=(images.PUBLISH_ENV,))
 def docker(_: Context, image: str = "") -> None:
     """Build the ci and prod images, test inside, run prod locked down, probe it; maybe push."""
+    from devtasks import docker as docker_job  # noqa: PLC0415 - Docker tasks only
+
     docker_job.run_job(image or None)
 
 
 @task(name="compose-config")
 def compose_config(_: Context) -> None:
     """Check that every combination of the compose files is valid."""
+    from devtasks import docker as docker_job  # noqa: PLC0415 - Docker tasks only
+
     docker_job.compose_config()
 
 
@@ -89,7 +94,11 @@ def ci(
     if dry_run:
         runner.print_plan()
         return
-    place = container.ci_image_place() if in_container else runner.HOST
+    place = runner.HOST
+    if in_container:
+        from devtasks import container  # noqa: PLC0415 - Docker tasks only
+
+        place = container.ci_image_place()
     runner.run_ci(c, fail_fast=fail_fast, place=place)
 
 
