@@ -14,11 +14,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from results_file import write_section
+from results_file import verdict, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "shipshape-bench/my-service:prod"
@@ -51,9 +52,9 @@ def image_size(tag: str) -> int:
     return int(run(["docker", "image", "inspect", "--format", "{{.Size}}", tag]))
 
 
-def first_200(port: int) -> float:
-    """Seconds from `docker run` to the first 200 on /health; the container is removed."""
-    started = time.perf_counter()
+@contextmanager
+def prod_container(port: int) -> Iterator[tuple[str, int]]:
+    """Run the prod image read-only, published on 127.0.0.1; yield (id, host port); remove it."""
     container = run(
         ["docker", "run", "--detach", "--read-only", f"--publish=127.0.0.1::{port}", IMAGE]
     ).strip()
@@ -61,6 +62,15 @@ def first_200(port: int) -> float:
         host_port = int(
             run(["docker", "port", container, f"{port}/tcp"]).split()[0].rsplit(":", 1)[1]
         )
+        yield container, host_port
+    finally:
+        run(["docker", "rm", "--force", container])
+
+
+def first_200(port: int) -> float:
+    """Seconds from `docker run` to the first 200 on /health; the container is removed."""
+    started = time.perf_counter()
+    with prod_container(port) as (_, host_port):
         url = f"http://127.0.0.1:{host_port}/health"
         while time.perf_counter() - started < 30:
             try:
@@ -70,19 +80,11 @@ def first_200(port: int) -> float:
             except OSError:
                 time.sleep(0.01)
         sys.exit("no 200 on /health within 30 s")
-    finally:
-        run(["docker", "rm", "--force", container])
 
 
 def idle_memory(port: int) -> tuple[float, float]:
     """(process RSS, cgroup usage) in MiB of an idle prod container after a few requests."""
-    container = run(
-        ["docker", "run", "--detach", "--read-only", f"--publish=127.0.0.1::{port}", IMAGE]
-    ).strip()
-    try:
-        host_port = int(
-            run(["docker", "port", container, f"{port}/tcp"]).split()[0].rsplit(":", 1)[1]
-        )
+    with prod_container(port) as (container, host_port):
         deadline = time.monotonic() + 30
         answered = 0
         while answered < 20 and time.monotonic() < deadline:
@@ -102,8 +104,6 @@ def idle_memory(port: int) -> tuple[float, float]:
         )
         usage = stats["MemUsage"].split("/")[0].strip()
         return rss_kib / 1024, parse_size(usage) / MIB
-    finally:
-        run(["docker", "rm", "--force", container])
 
 
 def parse_size(text: str) -> float:
@@ -124,13 +124,6 @@ def render(destination: Path) -> Path:
     identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
     run(["git", *identity, "commit", "--quiet", "--message", "bench"], destination)
     return destination
-
-
-def verdict(ok: bool | None) -> str:  # noqa: FBT001 - a table cell
-    """How a figure compares with its goal, if it has one."""
-    if ok is None:
-        return ""
-    return "met" if ok else "**missed**"
 
 
 def listed(values: Sequence[float], digits: int) -> str:

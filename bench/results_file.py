@@ -19,3 +19,10 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     RESULTS.write_text(text, encoding="utf-8")
+
+
+def verdict(ok: bool | None) -> str:  # noqa: FBT001 - a table cell
+    """How a figure compares with its goal, if it has one."""
+    if ok is None:
+        return ""
+    return "met" if ok else "**missed**"
