@@ -21,6 +21,15 @@ def clone(tmp_path: Path) -> Path:
     return clone_with_worktree(tmp_path / "shipshape")
 
 
+def note_a_change(repo: Path) -> None:
+    """Commit an entry under Unreleased, as a change would: right after a release it is empty."""
+    changelog = repo / "CHANGELOG.md"
+    text = changelog.read_text(encoding="utf-8")
+    entry = "### Fixed\n\n- A change the release test made.\n\n"
+    changelog.write_text(text.replace("## [Unreleased]\n\n", f"## [Unreleased]\n\n{entry}", 1))
+    git_commit(repo, "A change for the release test")
+
+
 def release(repo: Path, version: str) -> tuple[int, str]:
     result = run(
         [sys.executable, "-m", "invoke", "release", version, "--date", DATE], repo, check=False
@@ -33,6 +42,7 @@ def head(repo: Path) -> str:
 
 
 def test_a_release_moves_unreleased_commits_and_tags(clone: Path) -> None:
+    note_a_change(clone)
     tag = next_release()
     version = tag.removeprefix("v")
     unreleased = (clone / "CHANGELOG.md").read_text(encoding="utf-8")
@@ -53,6 +63,7 @@ def test_a_release_moves_unreleased_commits_and_tags(clone: Path) -> None:
 
 
 def test_a_service_records_the_release_it_was_rendered_from(clone: Path, tmp_path: Path) -> None:
+    note_a_change(clone)
     tag = next_release()
     code, output = release(clone, tag)
     assert code == 0, output
