@@ -6,12 +6,19 @@ records the tag as `_commit`. Before tagging, CHANGELOG.md's "Unreleased" sectio
 release's section, `[project] version` in pyproject.toml follows the tag, and every
 `_migrations` entry added since the last release is checked to run for services that update
 to this one.
+
+Tags do not always travel with a repository (a clone of a mirror, a push without `--tags`),
+so the release commit is the record: its subject is `Release vX.Y.Z`, and its CHANGELOG.md and
+pyproject.toml name the same version. `restore_release_tags` recreates any missing tag from it.
 """
 
 import datetime as dt
+import os
 import re
+import subprocess
 import tomllib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,11 @@ UNRELEASED = "## [Unreleased]"
 SECTION = re.compile(r"^## \[", re.MULTILINE)
 ENTRY = re.compile(r"^\s*- \S", re.MULTILINE)
 PROJECT_VERSION = re.compile(r'^(version = ")[^"]*(")$', re.MULTILINE)
+CHANGELOG_RELEASE = re.compile(r"^## \[(\d+\.\d+\.\d+)\]", re.MULTILINE)
+# The release commit's subject is the record a lost tag is recovered from.
+RELEASE_SUBJECT = "Release {tag}"
+RELEASE_SUBJECT_LINE = re.compile(r"^Release (v(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*))$")
+TAG_MESSAGE = "shipshape {tag}"
 
 
 class ReleaseError(Exception):
@@ -164,7 +176,116 @@ def release(c: Context, version_text: str, date: str | None = None) -> str:
     run(c, "uv", "lock", "--quiet")
     tag = f"v{version}"
     git(c, "add", str(CHANGELOG), str(PYPROJECT), "uv.lock")
-    git(c, "commit", "--quiet", "--message", f"Release {tag}")
-    git(c, "tag", "--annotate", tag, "--message", f"shipshape {tag}")
+    git(c, "commit", "--quiet", "--message", RELEASE_SUBJECT.format(tag=tag))
+    git(c, "tag", "--annotate", tag, "--message", TAG_MESSAGE.format(tag=tag))
     print(f"release: tagged {tag}; publish it with `git push origin HEAD {tag}`")
     return tag
+
+
+def changelog_releases(changelog: str) -> list[str]:
+    """The versions CHANGELOG.md has a release section for, as written (`X.Y.Z`)."""
+    return CHANGELOG_RELEASE.findall(changelog)
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """A release commit `invoke release` made: the tag it names, and the commit."""
+
+    tag: str
+    commit: str
+
+
+def git_in(repo: Path, *argv: str, env: Mapping[str, str] | None = None) -> str:
+    """Run git in `repo` and return its output; a failure is a ReleaseError with git's words."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    if done.returncode != 0:
+        message = f"`git {' '.join(argv)}` failed in {repo}: {done.stderr.strip()}"
+        raise ReleaseError(message)
+    return done.stdout.strip()
+
+
+def check_record(repo: Path, record: ReleaseRecord) -> None:
+    """A release commit must release what its subject names: changelog section and version."""
+    version = record.tag.removeprefix("v")
+    where = f"commit {record.commit[:12]} ({RELEASE_SUBJECT.format(tag=record.tag)})"
+    changelog = git_in(repo, "show", f"{record.commit}:{CHANGELOG}")
+    if version not in changelog_releases(changelog):
+        message = f"{where}: its {CHANGELOG} has no `## [{version}]` section, so it is no release"
+        raise ReleaseError(message)
+    pyproject = tomllib.loads(git_in(repo, "show", f"{record.commit}:{PYPROJECT}"))
+    if pyproject.get("project", {}).get("version") != version:
+        message = f"{where}: its {PYPROJECT} does not say version {version}, so it is no release"
+        raise ReleaseError(message)
+
+
+def release_records(repo: Path) -> list[ReleaseRecord]:
+    """The release commits in HEAD's history, oldest first, each checked against its files."""
+    log = git_in(
+        repo,
+        "log",
+        "--reverse",
+        "--format=%H %s",
+        "--extended-regexp",
+        "--grep=^Release v[0-9]+[.][0-9]+[.][0-9]+$",
+        "HEAD",
+    )
+    records: dict[str, ReleaseRecord] = {}
+    for line in log.splitlines():
+        commit, subject = line.split(" ", 1)
+        match = RELEASE_SUBJECT_LINE.match(subject)
+        if match is None:  # the grep matched a later line of the message, not the subject
+            continue
+        record = ReleaseRecord(tag=match.group(1), commit=commit)
+        if record.tag in records:
+            message = (
+                f"commits {records[record.tag].commit[:12]} and {commit[:12]} both say "
+                f"`{subject}`: one release, one commit"
+            )
+            raise ReleaseError(message)
+        check_record(repo, record)
+        records[record.tag] = record
+    return list(records.values())
+
+
+def restore_release_tags(repo: Path) -> list[str]:
+    """Recreate every missing release tag from its release commit; the tags made.
+
+    The tag is annotated as `invoke release` makes it, with the release commit's committer
+    and date as its tagger, so a restored tag is the same wherever it is restored. A tag that
+    exists but points elsewhere than its release commit is an error, never moved.
+    """
+    existing = set(git_in(repo, "tag", "--list", "v*").split())
+    made = []
+    for record in release_records(repo):
+        if record.tag in existing:
+            tagged = git_in(repo, "rev-parse", f"{record.tag}^{{commit}}")
+            if tagged != record.commit:
+                message = (
+                    f"tag {record.tag} points at {tagged[:12]}, but its release commit is "
+                    f"{record.commit[:12]}"
+                )
+                raise ReleaseError(message)
+            continue
+        name, email, date = git_in(
+            repo, "log", "-1", "--format=%cn%x00%ce%x00%cI", record.commit
+        ).split("\0")
+        tagger = {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        message = TAG_MESSAGE.format(tag=record.tag)
+        git_in(
+            repo,
+            "tag",
+            "--annotate",
+            record.tag,
+            record.commit,
+            "--message",
+            message,
+            env={**tagger, "GIT_COMMITTER_DATE": date},
+        )
+        made.append(record.tag)
+    return made

@@ -1,23 +1,36 @@
 """Throwaway copies of this repository, for tests that make commits and tags of their own.
 
-A copy has the real history and release tags, plus the working tree committed on top, so
-tests exercise the template as it is now (like `copy_project`, which renders uncommitted
-changes too) and never tag the real repository.
+A copy has the real history and every real release tagged, plus the working tree committed on
+top, so tests exercise the template as it is now (like `copy_project`, which renders
+uncommitted changes too) and never tag the real repository. Release tags do not always travel
+with a repository, so a copy recreates the missing ones from their release commits
+(`releasing.restore_release_tags`), and `release_tags()` counts those too.
 """
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from helpers import ROOT, copier_config, git_commit, run
+
+# The template repo's own release module, and the template's devtasks it imports.
+sys.path.insert(0, str(ROOT / "template"))
+sys.path.insert(0, str(ROOT))
+import releasing
 
 RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 
 
 def release_tags(repo: Path = ROOT) -> list[str]:
-    """The repository's release tags `vX.Y.Z`, oldest first."""
+    """The repository's releases `vX.Y.Z`, oldest first: its tags and its release commits.
+
+    A release whose tag is missing still counts, recovered from its release commit; copies
+    made by `clone_with_worktree` have the tag.
+    """
     tags = run(["git", "tag", "--list", "v*"], repo).stdout.split()
-    return sorted((t for t in tags if RELEASE_TAG.match(t)), key=version_numbers)
+    recorded = [record.tag for record in releasing.release_records(repo)]
+    return sorted({t for t in [*tags, *recorded] if RELEASE_TAG.match(t)}, key=version_numbers)
 
 
 def version_numbers(tag: str) -> tuple[int, int, int]:
@@ -46,8 +59,9 @@ def next_release() -> str:
 
 
 def clone_with_worktree(destination: Path) -> Path:
-    """Clone this repository (history and tags) and commit the working tree on top."""
+    """Clone this repository (history and tags, lost ones restored) and commit the working tree."""
     run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(destination)], ROOT)
+    releasing.restore_release_tags(destination)
     listed = run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT
     ).stdout

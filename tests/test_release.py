@@ -10,8 +10,12 @@ import copier
 import pytest
 import yaml
 
-from helpers import git_commit, run
-from template_repo import clone_with_worktree, next_release
+from helpers import ROOT, git_commit, run
+from template_repo import clone_with_worktree, next_release, release_tags
+
+sys.path.insert(0, str(ROOT / "template"))
+sys.path.insert(0, str(ROOT))
+import releasing
 
 DATE = "2031-01-02"
 
@@ -60,6 +64,60 @@ def test_a_release_moves_unreleased_commits_and_tags(clone: Path) -> None:
     assert run(["git", "log", "-1", "--format=%s"], clone).stdout.strip() == f"Release {tag}"
     assert run(["git", "describe", "--tags", "--exact-match"], clone).stdout.strip() == tag
     assert run(["git", "cat-file", "-t", tag], clone).stdout.strip() == "tag"  # annotated
+
+
+def test_every_release_in_the_changelog_is_tagged_or_recoverable() -> None:
+    # Tests that update "from every real release" read release_tags(); none may go missing.
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    named = [f"v{version}" for version in releasing.changelog_releases(changelog)]
+    assert named, "CHANGELOG.md names no release"
+    missing = sorted(set(named) - set(release_tags()))
+    assert missing == [], f"released in CHANGELOG.md, yet neither tagged nor recoverable: {missing}"
+
+
+def tagged_commit(repo: Path, tag: str) -> str:
+    return run(["git", "rev-parse", f"{tag}^{{commit}}"], repo).stdout.strip()
+
+
+def test_a_lost_release_tag_is_restored_from_its_release_commit(clone: Path) -> None:
+    # The copy restored the real releases' tags; each sits on its `Release vX.Y.Z` commit.
+    for tag in release_tags():
+        subject = run(["git", "log", "-1", "--format=%s", tag], clone).stdout.strip()
+        assert subject == f"Release {tag}"
+    note_a_change(clone)
+    tag = next_release()
+    code, output = release(clone, tag)
+    assert code == 0, output
+    released = head(clone)
+    made = run(["git", "cat-file", "-p", tag], clone).stdout
+    run(["git", "tag", "--delete", tag], clone)
+    git_commit(clone, "Work after the release")
+
+    assert releasing.restore_release_tags(clone) == [tag]
+
+    assert tagged_commit(clone, tag) == released
+    assert run(["git", "cat-file", "-t", tag], clone).stdout.strip() == "tag"  # annotated
+    restored = run(["git", "cat-file", "-p", tag], clone).stdout
+    # Same object, message and tag name as the one `invoke release` made (not the tagger).
+    assert restored.splitlines()[:3] == made.splitlines()[:3]
+    assert restored.split("\n\n", 1)[1] == made.split("\n\n", 1)[1]
+    assert releasing.restore_release_tags(clone) == [], "a second restore made tags again"
+
+
+def test_a_release_subject_without_its_release_is_refused(clone: Path) -> None:
+    git_commit(clone, "Release v9.9.9")
+
+    with pytest.raises(releasing.ReleaseError, match=r"has no `## \[9\.9\.9\]` section"):
+        releasing.restore_release_tags(clone)
+
+
+def test_a_tag_elsewhere_than_its_release_commit_is_refused(clone: Path) -> None:
+    real = release_tags()[0]
+    run(["git", "tag", "--delete", real], clone)
+    run(["git", "tag", real, "HEAD"], clone)
+
+    with pytest.raises(releasing.ReleaseError, match=rf"tag {real} points at"):
+        releasing.restore_release_tags(clone)
 
 
 def test_a_service_records_the_release_it_was_rendered_from(clone: Path, tmp_path: Path) -> None:
