@@ -4,64 +4,61 @@ The job runner and the parity check are the ones every generated service ships
 (`template/devtasks`), so shipshape is held to its own promise.
 """
 
+import os
 import sys
 from pathlib import Path
 
 import yaml
+from devtasks import parity as parity_check
+from devtasks import plan, runner, seal
+from devtasks.jobs import ci_task, docker_missing, lint_python_and_github, require_python, run
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+import releasing
+
 ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "template"))
+# The harness is scripts, not a package; it is test machinery only.
 sys.path.insert(0, str(ROOT / "harness"))
+import base_images  # noqa: E402
 
-import base_images  # noqa: E402 - a harness script
-from devtasks import parity as parity_check  # noqa: E402 - the template's own machinery
-from devtasks import runner  # noqa: E402
-from devtasks.jobs import ci_job, lint_python_and_github, require_python, run  # noqa: E402
-
-import releasing  # noqa: E402 - needs the template on the path too
+os.chdir(ROOT)
 
 CURRENT_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-@task
-@ci_job()
+@ci_task()
 def lint(c: Context) -> None:
     """Lint the template repo's code and workflows, and check its parity with CI."""
     lint_python_and_github(c)
     parity(c)
 
 
-@task
-@ci_job()
+@ci_task()
 def typecheck(c: Context) -> None:
     """Type-check the template repo's tasks, noxfile, harness and tests (strict)."""
     run(c, "mypy")
 
 
-@task(help={"python": "Python version to run the fast tier on (default: the running one)"})
-@ci_job()
+@ci_task(help={"python": "Python version to run the fast tier on (default: the running one)"})
 def test(c: Context, python: str = CURRENT_PYTHON) -> None:
     """Run the template's fast test tier (render, validate, consistency) on one Python."""
     require_python(python)
     run(c, "nox", "--session", f"tests-{python}")
 
 
-@task
-@ci_job(env=(base_images.PULL_ENV,))
+@ci_task(env=(base_images.PULL_ENV,))
 def e2e(c: Context) -> None:
     """Render services and run their own `invoke ci`, lint and typecheck (slow tier)."""
     # The services' own `invoke ci` includes their docker job whenever an engine answers.
-    if runner.docker_available():
+    if docker_missing() is None:
         base_images_task(c)
     run(c, "nox", "--session", "e2e")
 
 
-@task
-@ci_job(env=(base_images.PULL_ENV,))
+@ci_task(env=(base_images.PULL_ENV,))
 def docker(c: Context) -> None:
     """Build, run and probe rendered services' images and compose stacks (docker tier)."""
     run(c, "nox", "--session", "docker")
@@ -87,24 +84,43 @@ def base_images_task(_: Context, force: bool = False, pull: bool = False) -> Non
     print(f"base-images: built {', '.join(built)}" if built else "base-images: all present")
 
 
-@task
-def parity(_: Context) -> None:
+@task(help={"rules": "Print the rules parity holds the workflows to, and stop"})
+def parity(_: Context, rules: bool = False) -> None:  # noqa: FBT001, FBT002 - invoke flags
     """Fail when the template repo's workflow and these tasks disagree."""
-    parity_check.enforce(ns)
+    if rules:
+        print(parity_check.rules())
+        return
+    parity_check.enforce(ROOT, ns)
+
+
+@task(name="seal")
+def seal_devtasks(_: Context) -> None:
+    """Record the hashes of template/devtasks/ that every service's parity checks."""
+    print(f"seal: wrote {seal.write().relative_to(ROOT)}")
 
 
 @task(
     help={
         "fail_fast": "Stop at the first failed job instead of running the rest",
         "dry_run": "Print the jobs, matrix entries and commands without running them",
+        "jobs": "How many jobs to run side by side when their needs are met (default 1)",
+        "json": "Print the results as JSON on stdout (job output goes to stderr)",
+        "event": "The event to run for: pull_request (default) or push",
     }
 )
-def ci(c: Context, fail_fast: bool = False, dry_run: bool = False) -> None:  # noqa: FBT001, FBT002
+def ci(
+    _: Context,
+    fail_fast: bool = False,  # noqa: FBT001, FBT002 - invoke flags
+    dry_run: bool = False,  # noqa: FBT001, FBT002
+    jobs: int = 1,
+    json: bool = False,  # noqa: FBT001, FBT002
+    event: str = "pull_request",
+) -> None:
     """Run every CI job of the template repo, in the workflow's order."""
     if dry_run:
-        runner.print_plan()
+        plan.print_plan(ROOT, event, "", as_json=json)
         return
-    runner.run_ci(c, fail_fast=fail_fast)
+    runner.run_ci(ROOT, event_name=event, jobs=jobs, fail_fast=fail_fast, as_json=json)
 
 
 @task(
@@ -118,4 +134,6 @@ def release(c: Context, version: str, date: str = "") -> None:
     releasing.release(c, version, date or None)
 
 
-ns = Collection(lint, typecheck, test, e2e, docker, base_images_task, parity, ci, release)
+ns = Collection(
+    lint, typecheck, test, e2e, docker, base_images_task, parity, seal_devtasks, ci, release
+)

@@ -45,7 +45,7 @@ UV_VERSION = str(questions()["uv_version"]["default"])
 PROBES = ("/health", "/live", "/ready", "/metrics")
 # What an image built in GitHub Actions would read; the tests build as a developer would.
 CI_ENVIRONMENT = ("GITHUB_", "ACTIONS_", "RUNNER_")
-SERVICE_ENV = ("PUBLISH_IMAGE", "PYTHON_IMAGE")
+SERVICE_ENV = ("PYTHON_IMAGE",)
 PROD_OPTIONS = (
     "--read-only",
     "--tmpfs=/tmp",
@@ -360,7 +360,7 @@ def test_invoke_docker_builds_tests_probes_and_cleans_up(default_service: Servic
         *(f"docker: GET {path}: 200" for path in PROBES),
         "docker: the prod container is healthy",
         "docker: runs as uid 10001 (not root)",
-        "docker: not publishing: PUBLISH_IMAGE is not 'true'",
+        "docker: not publishing: `invoke publish` does, after every CI job passed",
     ):
         assert expected in lines, result.stdout
     assert any(line.startswith("docker: SIGTERM stopped it in ") for line in lines), lines
@@ -417,14 +417,14 @@ def registry() -> Iterator[str]:
         ),
     ],
 )
-def test_invoke_docker_publishes_only_on_main_and_tags(
+def test_invoke_publish_pushes_only_on_main_and_tags(
     default_service: Service, registry: str, ref: dict[str, str], expected: list[str] | None
 ) -> None:
     repository = f"example-org/my-service-{ref['GITHUB_REF'].split('/')[-1].replace('.', '-')}"
     sha = default_service.revision
-    env = {"PUBLISH_IMAGE": "true", "GITHUB_SHA": sha, **ref}
+    env = {"GITHUB_SHA": sha, **ref}
     result = run(
-        ["uv", "run", "--locked", "invoke", "docker", f"--image={registry}/{repository}"],
+        ["uv", "run", "--locked", "invoke", "publish", f"--image={registry}/{repository}"],
         default_service.project,
         env=env,
         timeout=1800,

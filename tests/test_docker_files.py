@@ -75,20 +75,30 @@ def test_a_tag_that_disagrees_with_the_version_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("env", "publish"),
+    ("env", "requested", "publish"),
     [
-        pytest.param(MAIN, False, id="main-not-asked"),
-        pytest.param({**MAIN, images.PUBLISH_ENV: "true"}, True, id="main-asked"),
-        pytest.param({**TAG, images.PUBLISH_ENV: "true"}, True, id="tag-asked"),
-        pytest.param({**PULL_REQUEST, images.PUBLISH_ENV: "true"}, False, id="pr-asked"),
-        pytest.param({images.PUBLISH_ENV: "true"}, False, id="local-asked"),
-        pytest.param({**TAG, images.PUBLISH_ENV: "yes"}, False, id="tag-not-true"),
+        pytest.param(MAIN, False, False, id="main-docker-job"),
+        pytest.param(MAIN, True, True, id="main-publish-job"),
+        pytest.param(TAG, True, True, id="tag-publish-job"),
+        pytest.param(TAG, False, False, id="tag-docker-job"),
+        pytest.param(PULL_REQUEST, True, False, id="pr-publish-job"),
+        pytest.param({}, True, False, id="local-publish-job"),
+        pytest.param({"GITHUB_REF": "refs/heads/trunk"}, True, False, id="other-branch"),
     ],
 )
-def test_publishes_only_when_asked_on_main_or_a_tag(env: dict[str, str], *, publish: bool) -> None:
-    decided, why = images.publish_decision(env)
+def test_publishes_only_from_the_publish_job_on_main_or_a_tag(
+    env: dict[str, str], *, requested: bool, publish: bool
+) -> None:
+    decided, why = images.publish_decision(env, "main", requested=requested)
     assert decided is publish
     assert why.startswith("publishing" if publish else "not publishing"), why
+
+
+def test_the_default_branch_comes_from_the_settings() -> None:
+    trunk = {"GITHUB_REF": "refs/heads/trunk"}
+    assert images.publish_decision(trunk, "trunk", requested=True)[0] is True
+    assert images.tags(PROJECT, REVISION, trunk, "trunk")[-1] == "latest"
+    assert images.tags(PROJECT, REVISION, MAIN, "trunk")[-1] != "latest"
 
 
 def test_the_github_actions_cache_only_in_actions_and_never_when_publishing() -> None:
@@ -171,23 +181,21 @@ def test_prod_compose_is_locked_down(default_project: Path) -> None:
     }
 
 
-def test_only_the_release_job_may_write_packages_and_it_has_no_caches(
+def test_only_the_publish_job_writes_packages_after_every_job_without_caches(
     default_project: Path,
 ) -> None:
     workflows = default_project / ".github/workflows"
     for path in workflows.glob("*.yml"):
         for job_id, job in load_yaml(path)["jobs"].items():
             writes = job.get("permissions", {}).get("packages") == "write"
-            assert writes is (path.name == "release.yml" and job_id == "docker"), (path, job_id)
-    release = load_yaml(workflows / "release.yml")
+            assert writes is (path.name == "ci.yml" and job_id == "publish"), (path, job_id)
+    ci = load_yaml(workflows / "ci.yml")
     # YAML 1.1 reads the key `on` as true.
-    triggers = next(value for key, value in release.items() if key in {"on", True})
-    assert triggers == {"push": {"branches": ["main"], "tags": ["v*"]}}
-    steps = release["jobs"]["docker"]["steps"]
-    setup_uv = next(s for s in steps if s.get("uses", "").startswith("astral-sh/setup-uv@"))
+    triggers = next(value for key, value in ci.items() if key in {"on", True})
+    assert triggers["push"] == {"branches": ["main"], "tags": ["v*"]}
+    publish = ci["jobs"]["publish"]
+    assert set(publish["needs"]) == set(ci["jobs"]) - {"publish"}, "publish waits for all"
+    assert "github.event_name == 'push'" in publish["if"]
+    setup_uv = next(s for s in publish["steps"] if s.get("uses", "").startswith("astral-sh/"))
     assert setup_uv["with"]["enable-cache"] is False
-    run_step = next(s for s in steps if "run" in s)
-    assert run_step["env"] == {images.PUBLISH_ENV: "true"}
-    ci = load_yaml(workflows / "ci.yml")["jobs"]["docker"]
-    assert ci["needs"] == ["lint", "typecheck", "test"]
-    assert not any("env" in step for step in ci["steps"]), "ci.yml's docker job never publishes"
+    assert not (workflows / "release.yml").exists(), "publishing lives in ci.yml only"

@@ -8,7 +8,7 @@ from python_on_whales import DockerException, docker
 
 from . import images
 from .docker import build, require_engine, say
-from .runner import Place
+from .plan import Place
 
 IMAGE_PYTHON = "import sys; print('%d.%d' % sys.version_info[:2])"
 

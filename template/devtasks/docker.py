@@ -16,7 +16,8 @@ from invoke.exceptions import Exit
 from python_on_whales import Container, DockerClient, DockerException, docker
 
 from . import images
-from .jobs import require_tool
+from .config import Config
+from .jobs import docker_missing
 
 # Every way the compose files combine; `compose-config` and `docker` check each one.
 COMPOSE_STACKS = {
@@ -24,8 +25,6 @@ COMPOSE_STACKS = {
     "dev": ("compose.yaml", "compose.dev.yaml"),
     "prod": ("compose.yaml", "compose.prod.yaml"),
 }
-PROBES = ("/health", "/live", "/ready", "/metrics")
-HEALTHY_WITHIN_SECONDS = 60
 STOPPED_WITHIN_SECONDS = 10
 
 
@@ -52,18 +51,10 @@ def step(what: str) -> Iterator[None]:
 
 def require_engine() -> None:
     """Stop with one line unless the docker CLI, buildx, compose and an engine all answer."""
-    require_tool("docker", hint="install Docker Engine or Docker Desktop")
-    try:
-        docker.system.info()
-    except DockerException as error:
-        message = f"docker: no Docker engine answers ({_failure(error)}); start it and retry"
-        raise Exit(message, code=1) from None
-    for plugin, check in (("buildx", docker.buildx.version), ("compose", docker.compose.version)):
-        try:
-            check()
-        except DockerException:
-            message = f"docker: the `docker {plugin}` plugin is missing; install it and retry"
-            raise Exit(message, code=1) from None
+    reason = docker_missing()
+    if reason is not None:
+        message = f"docker: {reason}; install or start it and retry"
+        raise Exit(message, code=1)
 
 
 def check_compose_files() -> None:
@@ -137,9 +128,9 @@ def hardened_container(image: str, port: int) -> Iterator[Container]:
             container.remove(force=True, volumes=True)
 
 
-def wait_until_healthy(container: Container) -> None:
+def wait_until_healthy(container: Container, within: float) -> None:
     """Wait for the healthcheck to pass; fail on 'unhealthy', an exit, or a timeout."""
-    deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         with step("inspecting the prod container"):
             state = docker.container.inspect(container).state
@@ -151,7 +142,7 @@ def wait_until_healthy(container: Container) -> None:
             message = f"docker: the prod container is {health or state.status}"
             raise Exit(message, code=1)
         time.sleep(0.5)
-    message = f"docker: the prod container was not healthy within {HEALTHY_WITHIN_SECONDS} s"
+    message = f"docker: the prod container was not healthy within {within:g} s"
     raise Exit(message, code=1)
 
 
@@ -167,9 +158,9 @@ def published_port(container: Container, port: int) -> int:
     raise Exit(message, code=1)
 
 
-def probe(host_port: int, revision: str) -> None:
+def probe(host_port: int, revision: str, paths: Sequence[str]) -> None:
     """Every endpoint answers 200; /health reports the revision the image was built from."""
-    for path in PROBES:
+    for path in paths:
         url = f"http://127.0.0.1:{host_port}{path}"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
@@ -232,16 +223,20 @@ def report_size(image: str, base: str) -> None:
     say(f"{image} is {size / 1e6:.1f} MB, {(size - base_size) / 1e6:.1f} MB above {base}")
 
 
-def run_job(repository: str | None = None) -> None:
-    """The docker CI job: check, build, test, run, probe, and publish when asked on tag or main."""
+def run_job(settings: Config, repository: str | None = None, *, publish: bool = False) -> None:
+    """The docker and publish jobs: check, build, test, run and probe the images.
+
+    `publish` then pushes them, from a tag or the default branch only.
+    """
     require_engine()
     env = os.environ
     try:
         project = images.read_project()
         revision = images.current_revision(env)
-        publishing, why = images.publish_decision(env)
-        repository = repository or project.repository
-        tags = [f"{repository}:{tag}" for tag in images.tags(project, revision, env)]
+        branch = settings.default_branch
+        publishing, why = images.publish_decision(env, branch, requested=publish)
+        repository = repository or settings.image or project.repository
+        tags = [f"{repository}:{tag}" for tag in images.tags(project, revision, env, branch)]
         base = env.get("PYTHON_IMAGE") or images.default_base_image()
     except images.ImageError as error:
         message = f"docker: {error}"
@@ -255,8 +250,8 @@ def run_job(repository: str | None = None) -> None:
     prod_image = tags[0]
     port = exposed_port(prod_image)
     with hardened_container(prod_image, port) as container:
-        wait_until_healthy(container)
-        probe(published_port(container, port), revision.label)
+        wait_until_healthy(container, settings.probe_timeout_seconds)
+        probe(published_port(container, port), revision.label, settings.probe_paths)
         check_non_root(container)
         stop_gracefully(container)
     report_size(prod_image, base)

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import dockerfile
+
 PYPROJECT = Path("pyproject.toml")
 DOCKERFILE = Path("Dockerfile")
 REGISTRY = "ghcr.io"
-PUBLISH_ENV = "PUBLISH_IMAGE"
-MAIN_REF = "refs/heads/main"
-PYTHON_IMAGE_ARG = re.compile(r"^ARG\s+PYTHON_IMAGE=(\S+)", re.MULTILINE)
 GITHUB_SOURCE = re.compile(r"^https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?$")
 RELEASE_TAG = re.compile(r"^v(\d+\.\d+\.\d+.*)$")
 
@@ -55,11 +54,10 @@ def read_project(path: Path = PYPROJECT) -> Project:
 
 def default_base_image(path: Path = DOCKERFILE) -> str:
     """The Dockerfile's default `PYTHON_IMAGE`, the base every stage builds on."""
-    match = PYTHON_IMAGE_ARG.search(path.read_text(encoding="utf-8"))
-    if match is None:
-        msg = f"{path}: no `ARG PYTHON_IMAGE=...` default"
-        raise ImageError(msg)
-    return match.group(1)
+    try:
+        return dockerfile.parse(path.read_text(encoding="utf-8")).require_base_image()
+    except dockerfile.DockerfileError as error:
+        raise ImageError(str(error)) from None
 
 
 def _git(*argv: str) -> str | None:
@@ -102,8 +100,10 @@ def current_revision(env: Mapping[str, str]) -> Revision:
     return Revision(sha=sha, created=_git("show", "--no-patch", "--format=%cI", sha) or now)
 
 
-def tags(project: Project, revision: Revision, env: Mapping[str, str]) -> list[str]:
-    """The prod image's tags: sha-<short> always, the version on a tag, latest on main."""
+def tags(
+    project: Project, revision: Revision, env: Mapping[str, str], branch: str = "main"
+) -> list[str]:
+    """The prod image's tags: sha-<short> always, the version on a tag, latest on the branch."""
     found = [revision.tag]
     if env.get("GITHUB_REF_TYPE") == "tag":
         name = env.get("GITHUB_REF_NAME", "")
@@ -118,21 +118,23 @@ def tags(project: Project, revision: Revision, env: Mapping[str, str]) -> list[s
             )
             raise ImageError(msg)
         found.append(project.version)
-    elif env.get("GITHUB_REF") == MAIN_REF:
+    elif env.get("GITHUB_REF") == f"refs/heads/{branch}":
         found.append("latest")
     return found
 
 
-def publish_decision(env: Mapping[str, str]) -> tuple[bool, str]:
-    """Whether to push, and why: only when asked (PUBLISH_IMAGE=true) on a tag or on main."""
-    if env.get(PUBLISH_ENV, "").lower() != "true":
-        return False, f"not publishing: {PUBLISH_ENV} is not 'true'"
+def publish_decision(
+    env: Mapping[str, str], branch: str = "main", *, requested: bool = False
+) -> tuple[bool, str]:
+    """Whether to push, and why: only for `invoke publish`, on a tag or the default branch."""
+    if not requested:
+        return False, "not publishing: `invoke publish` does, after every CI job passed"
     if env.get("GITHUB_REF_TYPE") == "tag":
         return True, f"publishing: tag {env.get('GITHUB_REF_NAME', '?')}"
-    if env.get("GITHUB_REF") == MAIN_REF:
-        return True, "publishing: main"
+    if env.get("GITHUB_REF") == f"refs/heads/{branch}":
+        return True, f"publishing: {branch}"
     ref = env.get("GITHUB_REF") or "(no GITHUB_REF)"
-    return False, f"not publishing: {ref} is neither a tag nor main"
+    return False, f"not publishing: {ref} is neither a tag nor {branch}"
 
 
 def in_github_actions(env: Mapping[str, str]) -> bool:

@@ -1,59 +1,54 @@
-"""How tasks run commands and declare themselves CI jobs."""
+"""How tasks declare themselves CI jobs and run commands; the machine probes tasks share."""
 
+import functools
 import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from invoke.context import Context
 from invoke.exceptions import Exit, UnexpectedExit
-from invoke.tasks import Task
+from invoke.tasks import Task, task
 
-Body = TypeVar("Body", bound=Callable[..., Any])
-CI_JOB_MARK = "__ci_job_env__"
-READS_ENV_MARK = "__reads_env__"
+CI_TASK_MARK = "__ci_task__"
 
 
-def ci_job(*, env: Iterable[str] = ()) -> Callable[[Body], Body]:
-    """Mark a task body as a CI job that reads the given environment variables.
+@dataclass(frozen=True)
+class CiTask:
+    """What `@ci_task` records: the workflow whose job calls the task, and the env it reads."""
 
-    `invoke parity` fails when a workflow sets a variable the task does not declare, and
-    when a task marked here is called by no job.
+    workflow: str
+    env: frozenset[str]
+
+
+def ci_task(
+    *,
+    env: Iterable[str] = (),
+    workflow: str = "ci",
+    **task_options: Any,  # noqa: ANN401 - passed through to invoke's own @task
+) -> Callable[[Callable[..., Any]], Task[Any]]:
+    """The `@task` of invoke, marked as the task a job of `.github/workflows/<workflow>.yml` calls.
+
+    One decorator, so no order of decorators can drop the declaration. `invoke parity` fails
+    when a workflow sets an environment variable the task does not list in `env`, when a
+    job calls a task not made with this, and when no job of `workflow` calls it.
     """
 
-    def mark(body: Body) -> Body:
-        setattr(body, CI_JOB_MARK, frozenset(env))
-        return body
+    def make(body: Callable[..., Any]) -> Task[Any]:
+        made: Task[Any] = task(**task_options)(body)
+        setattr(made, CI_TASK_MARK, CiTask(workflow=workflow, env=frozenset(env)))
+        return made
 
-    return mark
-
-
-def reads_env(*names: str) -> Callable[[Body], Body]:
-    """Declare the environment variables a task that is no CI job reads (a scheduled one, say).
-
-    A workflow may set only declared variables for a job (`invoke parity` checks it); this
-    declares them without making the task a job of the CI workflow.
-    """
-
-    def mark(body: Body) -> Body:
-        setattr(body, READS_ENV_MARK, frozenset(names))
-        return body
-
-    return mark
+    return make
 
 
-def is_ci_job(task: Task[Any]) -> bool:
-    """Whether the task was marked with `ci_job`."""
-    return hasattr(task.body, CI_JOB_MARK)
-
-
-def declared_env(task: Task[Any]) -> frozenset[str]:
-    """The environment variables a task declares it reads, with `ci_job` or `reads_env`."""
-    job_env: frozenset[str] = getattr(task.body, CI_JOB_MARK, frozenset())
-    other_env: frozenset[str] = getattr(task.body, READS_ENV_MARK, frozenset())
-    return job_env | other_env
+def ci_spec(made: Task[Any]) -> CiTask | None:
+    """The `@ci_task` declaration of a task, if it has one."""
+    spec = getattr(made, CI_TASK_MARK, None)
+    return spec if isinstance(spec, CiTask) else None
 
 
 def require_tool(name: str, hint: str = "run `uv sync` to install the dev tools") -> str:
@@ -87,14 +82,40 @@ def lint_python_and_github(c: Context) -> None:
     run(c, "zizmor", "--offline", "--quiet", ".github")
 
 
-def require_python(version: str) -> None:
-    """Stop with one line unless an interpreter for this Python version is on the machine."""
-    require_tool("uv")
+def python_missing(version: str) -> str | None:
+    """Why no interpreter for this Python version can be used here, or None if one can."""
+    if shutil.which("uv") is None:
+        return "uv is not on PATH"
     found = subprocess.run(
         ["uv", "python", "find", "--no-python-downloads", "--system", version],
         capture_output=True,
         check=False,
     )
-    if found.returncode != 0:
+    return None if found.returncode == 0 else f"no local Python {version}"
+
+
+def require_python(version: str) -> None:
+    """Stop with one line unless an interpreter for this Python version is on the machine."""
+    if python_missing(version) is not None:
         message = f"Python {version} is not installed on this machine: install it first"
         raise Exit(message, code=1)
+
+
+@functools.cache
+def docker_missing() -> str | None:
+    """Why Docker cannot be used here (CLI, engine, buildx, compose), or None if it can.
+
+    The one "does Docker answer?" probe: `invoke ci` skips Docker jobs with this reason and
+    the Docker tasks stop with it.
+    """
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    checks = (
+        (["docker", "info", "--format", "{{.ServerVersion}}"], "no Docker engine answers"),
+        (["docker", "buildx", "version"], "the `docker buildx` plugin is missing"),
+        (["docker", "compose", "version"], "the `docker compose` plugin is missing"),
+    )
+    for argv, reason in checks:
+        if subprocess.run(argv, capture_output=True, check=False).returncode != 0:
+            return reason
+    return None

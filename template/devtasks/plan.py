@@ -1,0 +1,333 @@
+"""What `invoke ci` runs for each matrix entry, resolved before anything runs.
+
+Per entry: the local event's `github.*` values, `${{ ... }}` substituted, env merged
+(workflow, job, step, then what setup-uv exports), the working directory, GitHub's bash
+invocation (`bash -e` by default; `shell: bash` adds `--noprofile --norc -o pipefail`, as
+the runner does), timeouts, continue-on-error, and why an entry is skipped or refused.
+"""
+
+import dataclasses
+import enum
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from invoke.exceptions import Exit
+
+from . import config, expressions, model
+from .jobs import docker_missing, python_missing
+
+# Where a matrix entry that asks setup-uv for another Python keeps its project environment.
+CI_VENVS = Path(".venv-ci")
+
+
+class Result(enum.Enum):
+    """How one matrix entry of a job ended."""
+
+    PASSED = "passed"
+    FAILED = "FAILED"
+    ALLOWED_FAILURE = "failed-allowed"  # continue-on-error: fails, yet counts as success
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether a job that `needs:` this one may run (GitHub's `success()`)."""
+        return self in {Result.PASSED, Result.ALLOWED_FAILURE}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one job (or matrix entry) went."""
+
+    job: str
+    entry: str
+    result: Result
+    seconds: float
+    reason: str = ""
+    command: str | None = None
+    exit_code: int | None = None
+    matrix: Mapping[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The machine-readable form `--json` prints."""
+        return {
+            "job": self.job,
+            "entry": self.entry,
+            "matrix": dict(self.matrix),
+            "result": self.result.value,
+            "seconds": round(self.seconds, 2),
+            "reason": self.reason,
+            "command": self.command,
+            "exit_code": self.exit_code,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """The local stand-in for what triggered the run: `github.*` as GitHub would set it."""
+
+    name: str
+    ref: str
+    base_ref: str = ""
+    head_ref: str = ""
+
+    def values(self) -> dict[str, expressions.Value]:
+        """The github context values expressions can read."""
+        ref_type = "tag" if self.ref.startswith("refs/tags/") else "branch"
+        ref_name = self.ref.split("/", 2)[2] if self.ref.count("/") >= 2 else self.ref  # noqa: PLR2004
+        return {
+            "github.event_name": self.name,
+            "github.ref": self.ref,
+            "github.ref_name": ref_name,
+            "github.ref_type": ref_type,
+            "github.base_ref": self.base_ref,
+            "github.head_ref": self.head_ref,
+        }
+
+
+def current_branch(root: Path, default: str) -> str:
+    """The checked-out branch, or the default branch when HEAD is detached or not in git."""
+    found = subprocess.run(
+        ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return found.stdout.strip() if found.returncode == 0 and found.stdout.strip() else default
+
+
+def local_event(root: Path, name: str, ref: str, settings: config.Config) -> Event:
+    """The event `invoke ci` pretends: a pull request into the default branch, or a push."""
+    if name not in model.LOCAL_EVENTS:
+        message = f"ci: --event must be one of {', '.join(model.LOCAL_EVENTS)}, not {name!r}"
+        raise Exit(message, code=1)
+    branch = current_branch(root, settings.default_branch)
+    if name == "pull_request":
+        return Event(
+            name, ref or "refs/pull/1/merge", base_ref=settings.default_branch, head_ref=branch
+        )
+    return Event(name, ref or f"refs/heads/{branch}")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where `invoke ci` runs the jobs: on this machine, or inside the `ci` image."""
+
+    prefix: tuple[str, ...] = ()
+    image_python: str | None = None
+
+    @property
+    def in_container(self) -> bool:
+        """Whether the jobs run inside a container."""
+        return bool(self.prefix)
+
+
+HOST = Place()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One matrix entry, resolved: what it would run, where, with what, or why it cannot."""
+
+    entry: model.Entry
+    context: expressions.Context
+    skip: str | None = None
+    refused: str | None = None
+    script: str = ""
+    shell: tuple[str, ...] = ("bash", "-e")
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path = Path()
+    timeout_seconds: float = model.DEFAULT_TIMEOUT_MINUTES * 60
+    step_continues: bool = False
+    job_continues: bool = False
+    python: str | None = None
+
+    @property
+    def job(self) -> model.Job:
+        """The job this entry belongs to."""
+        return self.entry.job
+
+    @property
+    def matrix(self) -> dict[str, str]:
+        """The entry's matrix values, as text."""
+        return {k: model.text_of(v) for k, v in self.entry.values.items()}
+
+    def outcome(
+        self, result: Result, seconds: float = 0.0, reason: str = "", exit_code: int | None = None
+    ) -> Outcome:
+        """An outcome of this entry."""
+        return Outcome(
+            job=self.job.id,
+            entry=self.entry.label,
+            result=result,
+            seconds=seconds,
+            reason=reason,
+            command=self.script or None,
+            matrix=self.matrix,
+            exit_code=exit_code,
+        )
+
+
+# How GitHub's runner starts a run step's script file: no `shell:` means bash with sh's
+# arguments (`-e`), `shell: bash` means the full form (actions/runner, ScriptHandler.cs).
+BASH_DEFAULT = ("bash", "-e")
+BASH_EXPLICIT = ("bash", "--noprofile", "--norc", "-e", "-o", "pipefail")
+
+
+def _truthy_setting(value: bool | str, context: expressions.Context) -> bool:  # noqa: FBT001
+    if isinstance(value, bool):
+        return value
+    return expressions.substitute(value, context).strip().lower() == "true"
+
+
+def _os_skip(runs_on: Sequence[str], here: str) -> str | None:
+    wanted = {model.runner_os(label) for label in runs_on}
+    if wanted <= {"linux"} or here in wanted:
+        return None
+    return f"runs on {' '.join(runs_on)} ({', '.join(sorted(wanted))}); this machine runs {here}"
+
+
+def _machine_skip(planned: "Planned", place: "Place") -> str | None:
+    if place.in_container:
+        if planned.job.needs_docker:
+            return "not run inside the container: it drives the host's Docker engine"
+        if planned.python is not None and planned.python != place.image_python:
+            return f"the ci image has Python {place.image_python}, not {planned.python}"
+        return None
+    if planned.python is not None and (missing := python_missing(planned.python)):
+        return missing
+    return docker_missing() if planned.job.needs_docker else None
+
+
+def local_os() -> str:
+    """The OS of this machine, in runner terms."""
+    if sys.platform.startswith("linux"):
+        return "linux"
+    if sys.platform == "darwin":
+        return "macos"
+    return "windows" if sys.platform.startswith("win") else sys.platform
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What every entry of one run shares: the repository, its CI workflow, event and place."""
+
+    root: Path
+    workflow: model.Workflow
+    event: Event
+    place: Place
+    pinned_python: str
+
+
+def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
+    """Resolve one entry: expressions, env, directory, shell, timeouts; or why it cannot run."""
+    root, workflow = scene.root, scene.workflow
+    job = entry.job
+    context = entry.context(scene.event.values())
+    problems = [str(p) for p in workflow.problems if p.job in {None, job.id}]
+    step = job.task_step
+    if problems or step is None or job.argv is None:
+        reason = problems[0] if problems else f"job `{job.id}` is not one task call"
+        return Planned(entry=entry, context=context, refused=reason)
+    try:
+        env = {k: expressions.substitute(v, context) for k, v in job.env.items()}
+        env.update({k: expressions.substitute(v, context) for k, v in step.env.items()})
+        script = expressions.substitute(step.run or "", context).strip()
+        runs_on = [expressions.substitute(label, context) for label in job.runs_on]
+        python = None
+        for setup in job.steps[: step.index]:
+            if setup.action == "astral-sh/setup-uv" and "python-version" in setup.with_:
+                python = expressions.substitute(str(setup.with_["python-version"]), context)
+    except expressions.ExpressionError as error:
+        return Planned(entry=entry, context=context, refused=f"job `{job.id}`: {error}")
+    if python is not None:
+        # What setup-uv does with python-version; on a laptop the entry also gets a project
+        # environment of its own, as each job gets a fresh machine on GitHub.
+        env["UV_PYTHON"] = python
+        if python != scene.pinned_python:
+            env["UV_PROJECT_ENVIRONMENT"] = str(root / CI_VENVS / python)
+    directory = step.working_directory or job.working_directory or workflow.working_directory
+    explicit_bash = (step.shell or job.shell or workflow.shell) == "bash"
+    shell = BASH_EXPLICIT if explicit_bash else BASH_DEFAULT
+    minutes = min(job.timeout_minutes, step.timeout_minutes or job.timeout_minutes)
+    planned = Planned(
+        entry=entry,
+        context=context,
+        script=script,
+        shell=shell,
+        env={"CI": "true", **env},
+        cwd=root / directory if directory else root,
+        timeout_seconds=minutes * 60,
+        step_continues=_truthy_setting(step.continue_on_error, context),
+        job_continues=_truthy_setting(job.continue_on_error, context),
+        python=python,
+    )
+    skip = _os_skip(runs_on, local_os()) or _machine_skip(planned, scene.place)
+    return dataclasses.replace(planned, skip=skip) if skip else planned
+
+
+def load_ci(root: Path) -> tuple[model.Workflow, config.Config]:
+    """ci.yml in the model, and the service's settings; a one-line error if it cannot run."""
+    try:
+        settings = config.load(root)
+    except config.ConfigError as error:
+        message = f"ci: {error}"
+        raise Exit(message, code=1) from None
+    if not (root / model.CI_WORKFLOW).exists():
+        message = f"ci: {model.CI_WORKFLOW} is missing"
+        raise Exit(message, code=1)
+    workflow = model.read(root, model.CI_WORKFLOW, settings)
+    # Without a job graph nothing can run; job-level refusals fail only their job.
+    blocking = [p for p in workflow.problems if p.job is None or "needs `" in p.message]
+    if blocking or not workflow.jobs:
+        reasons = "; ".join(str(p) for p in blocking) or "no jobs"
+        message = f"ci: cannot run {model.CI_WORKFLOW}: {reasons}"
+        raise Exit(message, code=1)
+    return workflow, settings
+
+
+def print_plan(root: Path, event_name: str, ref: str, *, as_json: bool) -> None:
+    """What `invoke ci` would run, one matrix entry a line, without running it."""
+    workflow, settings = load_ci(root)
+    event = local_event(root, event_name, ref, settings)
+    pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
+    rows = []
+    for job in model.ordered(workflow.jobs):
+        context = expressions.Context(values=event.values())
+        try:
+            runs = expressions.condition(job.if_, context)
+        except expressions.ExpressionError as error:
+            runs, why_not = False, f"refused: if: {error}"
+        else:
+            why_not = f"skip (if: `{job.if_}` is false for a local {event.name})"
+        for entry in job.entries():
+            planned = plan_entry(Scene(root, workflow, event, HOST, pinned), entry)
+            if planned.refused:
+                what = f"refused: {planned.refused}"
+            elif not runs:
+                what = why_not
+            elif planned.skip:
+                what = f"skip ({planned.skip})"
+            else:
+                what = planned.script
+            rows.append(
+                {
+                    "job": job.id,
+                    "entry": entry.label,
+                    "matrix": planned.matrix,
+                    "plan": what,
+                    "env": dict(planned.env),
+                    "cwd": str(planned.cwd),
+                }
+            )
+    if as_json:
+        print(json.dumps({"event": event.name, "ref": event.ref, "entries": rows}, indent=2))
+        return
+    for row in rows:
+        print(f"{row['job']}\t{row['entry']}\t{row['plan']}")
