@@ -367,7 +367,10 @@ class Matrix:
     exclude: tuple[Mapping[str, Any], ...] = ()
 
     def combinations(self) -> list[dict[str, Any]]:
-        """GitHub's expansion: the product, minus excludes, then includes merged or added."""
+        """GitHub's expansion: the product, minus excludes, then includes merged or added.
+
+        docs.github.com "Expanding or adding matrix configurations"; act's GetMatrixes agrees.
+        """
         keys = list(self.axes)
         if keys:
             product = [
@@ -381,16 +384,18 @@ class Matrix:
             for combo in product
             if not any(all(combo.get(k) == v for k, v in ex.items()) for ex in self.exclude)
         ]
-        originals = [dict(combo) for combo in combos]
+        added = []
         for extra in self.include:
+            # It extends every combination whose original values it does not overwrite;
+            # one that extends none becomes a combination of its own, after all the rest.
             matched = False
-            for original, combo in zip(originals, combos, strict=True):
-                if all(original[k] == v for k, v in extra.items() if k in original):
-                    combo.update({k: v for k, v in extra.items() if k not in original})
+            for combo in combos:
+                if all(combo[k] == v for k, v in extra.items() if k in self.axes):
+                    combo.update(extra)
                     matched = True
             if not matched:
-                combos.append(dict(extra))
-                originals.append(dict(extra))
+                added.append(dict(extra))
+        combos += added
         return combos or [{}]
 
 

@@ -1,0 +1,466 @@
+"""The workflow model, tested without rendering: completeness, expressions, matrices, plans.
+
+Fast tier. The model must know every key the GitHub workflow schema allows, evaluate the
+expressions it accepts the way GitHub does, and expand matrices exactly like GitHub.
+"""
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import check_jsonschema  # type: ignore[import-untyped]
+import pytest
+import yaml
+from devtasks import config, expressions, model
+from devtasks.plan import HOST, Event, Scene, plan_entry
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+SCHEMA = Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor/github-workflows.json"
+SHA = "08c6903cd8c0fde910a37f88322edcfb5dd907a8"
+CHECKOUT = f"actions/checkout@{SHA}"
+SETTINGS = config.Config()
+PUSH_MAIN = Event("push", "refs/heads/main")
+PULL_REQUEST = Event("pull_request", "refs/pull/1/merge", base_ref="main", head_ref="topic")
+
+
+def schema_levels() -> dict[model.Level, set[str]]:
+    """Every property the GitHub workflow schema defines, per level of the model."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    definitions = schema["definitions"]
+    normal = definitions["normalJob"]["properties"]
+    reusable = definitions["reusableWorkflowCallJob"]["properties"]
+    return {
+        model.Level.WORKFLOW: set(schema["properties"]),
+        model.Level.JOB: set(normal) | set(reusable),
+        model.Level.STRATEGY: set(normal["strategy"]["properties"]),
+        model.Level.STEP: set(definitions["step"]["properties"]),
+        model.Level.DEFAULTS_RUN: set(definitions["defaults"]["properties"]["run"]["properties"]),
+    }
+
+
+@pytest.mark.parametrize("level", list(schema_levels()), ids=lambda level: level.value)
+def test_every_schema_key_is_in_exactly_one_class(level: model.Level) -> None:
+    keys = schema_levels()[level]
+    unclassified = sorted(key for key in keys if (level, key) not in model.RULES)
+    assert not unclassified, f"{level.value}: no class for {unclassified}"
+    rules = [rule for rule in model.KEY_RULES if rule.level is level]
+    assert len({rule.key for rule in rules}) == len(rules), "a key is classified twice"
+    assert all(rule.why for rule in rules), "every class says why"
+
+
+def write_workflow(root: Path, document: Mapping[str, Any], name: str = "ci.yml") -> Path:
+    path = root / ".github/workflows" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dict(document), sort_keys=False), encoding="utf-8")
+    return path.relative_to(root)
+
+
+def job(run: str = "uv run --locked invoke lint", **keys: Any) -> dict[str, Any]:
+    """A job in the shape parity accepts, with extra keys."""
+    body: dict[str, Any] = {"runs-on": "ubuntu-24.04", "steps": [{"uses": CHECKOUT}, {"run": run}]}
+    body.update(keys)
+    return body
+
+
+def workflow(jobs: Mapping[str, Any], **keys: Any) -> dict[str, Any]:
+    return {"on": {"push": {"branches": ["main"]}, "pull_request": None}, **keys, "jobs": jobs}
+
+
+def problems_of(tmp_path: Path, document: Mapping[str, Any], name: str = "ci.yml") -> list[str]:
+    path = write_workflow(tmp_path, document, name)
+    return [str(problem) for problem in model.read(tmp_path, path, SETTINGS).problems]
+
+
+def test_a_clean_workflow_has_no_problems(tmp_path: Path) -> None:
+    assert problems_of(tmp_path, workflow({"lint": job()})) == []
+
+
+REFUSED_JOB_KEYS = [
+    rule.key
+    for rule in model.KEY_RULES
+    if rule.level is model.Level.JOB and rule.kind is model.KeyClass.REFUSED
+]
+REFUSED_STEP_KEYS = [
+    rule.key
+    for rule in model.KEY_RULES
+    if rule.level is model.Level.STEP and rule.kind is model.KeyClass.REFUSED
+]
+
+
+@pytest.mark.parametrize("key", REFUSED_JOB_KEYS)
+def test_a_refused_job_key_is_named_with_its_reason(tmp_path: Path, key: str) -> None:
+    found = problems_of(tmp_path, workflow({"lint": job(**{key: "x"})}))
+    assert any(f"job `lint`: job key `{key}` is refused: " in p for p in found), found
+
+
+@pytest.mark.parametrize("key", REFUSED_STEP_KEYS)
+def test_a_refused_step_key_is_named(tmp_path: Path, key: str) -> None:
+    body = job()
+    body["steps"][1][key] = True
+    found = problems_of(tmp_path, workflow({"lint": body}))
+    assert any(f"step key `{key}` is refused" in p for p in found), found
+
+
+@given(key=st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12))
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_an_unknown_key_is_refused_at_every_level(tmp_path: Path, key: str) -> None:
+    known = {rule.key for rule in model.KEY_RULES}
+    if key in known or key in {"on", "jobs"}:
+        return
+    step_body = job()
+    step_body["steps"][1][key] = "x"
+    for document, level in (
+        (workflow({"lint": job()}, **{key: "x"}), "workflow"),
+        (workflow({"lint": job(**{key: "x"})}), "job"),
+        (workflow({"lint": step_body}), "step"),
+    ):
+        found = problems_of(tmp_path, document)
+        assert any(f"{level} key `{key}` is not one parity knows" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("run", "accepted"),
+    [
+        ("uv run --locked invoke lint", True),
+        ("uv run --locked invoke test --python ${{ matrix.python-version }}", True),
+        ("uv run --locked invoke test --python=${{ matrix.python-version }}", True),
+        ("uv run --locked invoke lint || true", False),
+        ("uv run --locked invoke lint; echo done", False),
+        ("uv run --locked invoke lint\necho second line", False),
+        ("uv run --locked invoke lint > out.txt", False),
+        ("uv run --locked invoke lint $(whoami)", False),
+        ("uv run --locked invoke 'lint'", False),
+        ("uv run invoke lint", False),
+        ("uv run --locked invoke", False),
+        ("echo uv run --locked invoke lint", False),
+        ("uv run --locked invoke lint --flag ${{ github.event.pull_request.title }}", False),
+    ],
+)
+def test_the_task_step_is_one_plain_task_call(tmp_path: Path, run: str, accepted: bool) -> None:  # noqa: FBT001
+    body = job(run=run)
+    if "matrix" in run:
+        body["strategy"] = {"matrix": {"python-version": ["3.13"]}}
+    found = problems_of(tmp_path, workflow({"lint": body}))
+    assert (found == []) is accepted, found
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda b: b.update({"runs-on": "windows-2022"}), "runs-on `windows-2022` is refused"),
+        (lambda b: b.update({"runs-on": "self-hosted"}), "runs-on `self-hosted` is refused"),
+        (lambda b: b.update({"needs": ["nothing"]}), "needs `nothing`, which is no job"),
+        (lambda b: b.update({"if": "github.event.pull_request.draft"}), "is not a github property"),
+        (lambda b: b.update({"if": "hashFiles('x')"}), "`hashFiles` is not one"),
+        (lambda b: b.update({"if": "matrix.os == 'x'"}), "matrix is not a context"),
+        (lambda b: b.update({"timeout-minutes": "${{ matrix.t }}"}), "must be a positive number"),
+        (lambda b: b["steps"][1].update({"shell": "pwsh"}), "shell `pwsh` is refused"),
+        (lambda b: b["steps"][1].update({"shell": "bash -x {0}"}), "is refused"),
+        (lambda b: b["steps"][1].update({"working-directory": "/srv"}), "must be a plain path"),
+        (lambda b: b["steps"][1].update({"working-directory": "../x"}), "must be a plain path"),
+        (lambda b: b["steps"].insert(0, {"uses": "actions/checkout@v5"}), "full commit SHA"),
+        (lambda b: b["steps"].insert(0, {"uses": f"acme/deploy@{SHA}"}), "neither environment"),
+        (lambda b: b["steps"].insert(0, {"uses": "./local-action"}), "local and Docker"),
+        (lambda b: b["steps"].append({"uses": CHECKOUT}), "must come before the task"),
+        (
+            lambda b: b["steps"].insert(0, {"uses": f"actions/upload-artifact@{SHA}"}),
+            "must come after it",
+        ),
+        (
+            lambda b: b["steps"].insert(0, {"uses": CHECKOUT, "with": {"ref": "other"}}),
+            "input `ref` is refused",
+        ),
+        (
+            lambda b: b["steps"].insert(0, {"uses": CHECKOUT, "if": "always()"}),
+            "setup steps run unconditionally",
+        ),
+        (lambda b: b.update({"defaults": {"run": {"shell": "sh"}}}), "shell `sh` is refused"),
+        (lambda b: b.update({"strategy": {"matrix": "${{ fromJSON(x) }}"}}), "literal mapping"),
+        (lambda b: b.update({"continue-on-error": "${{ github.ref }}"}), "must be true, false"),
+        (lambda b: b.update({"env": {"X": "${{ secrets.TOKEN }}"}}), "secrets is not a context"),
+    ],
+)
+def test_edits_that_cannot_be_mirrored_are_refused(tmp_path: Path, edit: Any, message: str) -> None:
+    body = job()
+    edit(body)
+    found = problems_of(tmp_path, workflow({"lint": body}))
+    assert any(message in p for p in found), found
+
+
+def test_ci_must_run_for_push_and_pull_request(tmp_path: Path) -> None:
+    document = {"on": {"workflow_dispatch": None}, "jobs": {"lint": job()}}
+    found = problems_of(tmp_path, document)
+    assert any("`on:` lacks pull_request, push" in p for p in found), found
+    paths = workflow({"lint": job()})
+    paths["on"]["push"]["paths"] = ["src/**"]
+    assert any("`paths` is refused" in p for p in problems_of(tmp_path, paths))
+
+
+def test_another_workflow_may_not_run_on_changes(tmp_path: Path) -> None:
+    document = {"on": {"push": {"tags": ["v*"]}}, "jobs": {"release": job()}}
+    found = problems_of(tmp_path, document, "release.yml")
+    assert any("runs on push, but `invoke ci` runs only ci.yml" in p for p in found), found
+    scheduled = {"on": {"schedule": [{"cron": "0 0 * * 1"}]}, "jobs": {"weekly": job()}}
+    assert problems_of(tmp_path, scheduled, "weekly.yml") == []
+
+
+# --- expressions --------------------------------------------------------------------------
+
+CONTEXT = expressions.Context(
+    values={
+        "github.event_name": "push",
+        "github.ref": "refs/heads/main",
+        "matrix.os": "ubuntu-24.04",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("github.event_name == 'push'", True),
+        ("github.event_name == 'PUSH'", True),  # GitHub compares strings ignoring case
+        ("github.event_name != 'push'", False),
+        ("startsWith(github.ref, 'refs/heads/')", True),
+        ("startswith(github.ref, 'REFS/HEADS/')", True),
+        ("endsWith(github.ref, '/main') && contains(matrix.os, 'ubuntu')", True),
+        ("!(github.event_name == 'push')", False),
+        ("github.event_name == 'pull_request' || github.ref == 'refs/heads/main'", True),
+        ("'a' && 'b'", "b"),
+        ("'' || 'fallback'", "fallback"),
+        ("1 == '1'", True),
+        ("null == ''", True),  # different types compare as numbers: 0 == 0
+        ("'abc' == 0", False),  # NaN equals nothing
+        ("true", True),
+        ("success()", True),
+        ("always()", True),
+        ("failure()", False),
+        ("'it''s'", "it's"),
+    ],
+)
+def test_expressions_evaluate_like_github(source: str, value: expressions.Value) -> None:
+    assert expressions.evaluate(source, CONTEXT) == value
+
+
+@pytest.mark.parametrize(
+    ("source", "succeeded", "runs"),
+    [
+        (None, True, True),
+        (None, False, False),
+        ("github.event_name == 'push'", False, False),  # an implied success() &&
+        ("always()", False, True),
+        ("failure()", False, True),
+        ("failure()", True, False),
+        ("${{ github.event_name == 'push' }}", True, True),
+        ("!cancelled()", False, True),
+    ],
+)
+def test_conditions_add_success_unless_a_status_function_is_used(
+    source: str | None,
+    *,
+    succeeded: bool,
+    runs: bool,
+) -> None:
+    context = expressions.Context(values=CONTEXT.values, succeeded=succeeded)
+    assert expressions.condition(source, context) is runs
+
+
+@pytest.mark.parametrize("source", ["fromJSON('{}')", "github.token", "env.X ==", "a ! b", "'x"])
+def test_expressions_outside_the_subset_are_refused(source: str) -> None:
+    with pytest.raises(expressions.ExpressionError):
+        expressions.evaluate(source, CONTEXT)
+
+
+# --- matrices, checked against an independent statement of GitHub's rules -------------------
+
+values = st.sampled_from(["a", "b", "c"])
+axes = st.dictionaries(
+    st.sampled_from(["os", "py", "x"]),
+    st.lists(values, min_size=1, max_size=3, unique=True),
+    min_size=1,
+    max_size=3,
+)
+
+
+def reference_expansion(matrix: model.Matrix) -> list[dict[str, Any]]:
+    """GitHub's documented expansion, written independently of model.Matrix."""
+    import itertools  # noqa: PLC0415 - local to the reference
+
+    keys = list(matrix.axes)
+    combos = [dict(zip(keys, vs, strict=True)) for vs in itertools.product(*matrix.axes.values())]
+    combos = [
+        c
+        for c in combos
+        if not any(all(c.get(k) == v for k, v in ex.items()) for ex in matrix.exclude)
+    ]
+    new: list[dict[str, Any]] = []
+    for extra in matrix.include:
+        # Added to each combination whose axis values it keeps, else a new one at the end.
+        targets = [c for c in combos if all(c[k] == extra[k] for k in extra if k in keys)]
+        for combo in targets:
+            combo.update(extra)
+        if not targets:
+            new.append(dict(extra))
+    combos = combos + new
+    return combos or [{}]
+
+
+@given(
+    axes=axes,
+    include=st.lists(
+        st.dictionaries(st.sampled_from(["os", "py", "extra"]), values, min_size=1), max_size=3
+    ),
+    exclude=st.lists(
+        st.dictionaries(st.sampled_from(["os", "py", "x"]), values, min_size=1), max_size=2
+    ),
+)
+def test_matrix_expansion_matches_githubs_rules(
+    axes: dict[str, list[str]], include: list[dict[str, str]], exclude: list[dict[str, str]]
+) -> None:
+    matrix = model.Matrix(
+        axes={k: tuple(v) for k, v in axes.items()}, include=tuple(include), exclude=tuple(exclude)
+    )
+    assert matrix.combinations() == reference_expansion(matrix)
+
+
+def test_githubs_documented_include_example() -> None:
+    # docs.github.com: "Expanding or adding matrix configurations".
+    matrix = model.Matrix(
+        axes={"fruit": ("apple", "pear"), "animal": ("cat", "dog")},
+        include=(
+            {"color": "green"},
+            {"color": "pink", "animal": "cat"},
+            {"fruit": "apple", "shape": "circle"},
+            {"fruit": "banana"},
+            {"fruit": "banana", "animal": "cat"},
+        ),
+    )
+    assert matrix.combinations() == [
+        {"fruit": "apple", "animal": "cat", "color": "pink", "shape": "circle"},
+        {"fruit": "apple", "animal": "dog", "color": "green", "shape": "circle"},
+        {"fruit": "pear", "animal": "cat", "color": "pink"},
+        {"fruit": "pear", "animal": "dog", "color": "green"},
+        {"fruit": "banana"},
+        {"fruit": "banana", "animal": "cat"},
+    ]
+
+
+# --- the plan follows the model --------------------------------------------------------------
+
+IF_CONDITIONS = [
+    None,
+    "github.event_name == 'push'",
+    "github.event_name == 'pull_request'",
+    "github.ref == 'refs/heads/main'",
+    "startsWith(github.ref, 'refs/tags/v')",
+    "always()",
+]
+
+
+@given(
+    condition=st.sampled_from(IF_CONDITIONS),
+    event=st.sampled_from([PUSH_MAIN, PULL_REQUEST]),
+    env=st.dictionaries(
+        st.from_regex(r"[A-Z][A-Z0-9_]{0,6}", fullmatch=True),
+        st.text(alphabet="abc123", max_size=5),
+        max_size=3,
+    ),
+    directory=st.sampled_from([None, "src", "tests"]),
+    explicit_bash=st.booleans(),
+    minutes=st.sampled_from([None, 1, 5, 30]),
+    continue_on_error=st.booleans(),
+)
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_plan_follows_the_model(  # noqa: PLR0917 - one parameter per generated key
+    tmp_path: Path,
+    condition: str | None,
+    event: Event,
+    env: dict[str, str],
+    directory: str | None,
+    explicit_bash: bool,  # noqa: FBT001
+    minutes: int | None,
+    continue_on_error: bool,  # noqa: FBT001
+) -> None:
+    body = job(run="uv run --locked invoke lint")
+    if condition is not None:
+        body["if"] = condition
+    if env:
+        body["env"] = env
+    step = body["steps"][1]
+    if directory:
+        step["working-directory"] = directory
+    if explicit_bash:
+        step["shell"] = "bash"
+    if minutes:
+        body["timeout-minutes"] = minutes
+    body["continue-on-error"] = continue_on_error
+    path = write_workflow(tmp_path, workflow({"lint": body}))
+    parsed = model.read(tmp_path, path, SETTINGS)
+    assert parsed.problems == ()
+    entry = next(parsed.jobs["lint"].entries())
+    planned = plan_entry(Scene(tmp_path, parsed, event, HOST, "3.13"), entry)
+    assert planned.refused is None
+    assert planned.script == "uv run --locked invoke lint"
+    assert {k: planned.env[k] for k in env} == env
+    assert planned.env["CI"] == "true"
+    assert planned.cwd == (tmp_path / directory if directory else tmp_path)
+    assert planned.shell[-2:] == (("-o", "pipefail") if explicit_bash else ("bash", "-e"))
+    assert planned.timeout_seconds == (minutes or 360) * 60
+    assert planned.job_continues is continue_on_error
+    context = expressions.Context(values=event.values())
+    expected = {
+        None: True,
+        "github.event_name == 'push'": event.name == "push",
+        "github.event_name == 'pull_request'": event.name == "pull_request",
+        "github.ref == 'refs/heads/main'": event.ref == "refs/heads/main",
+        "startsWith(github.ref, 'refs/tags/v')": False,
+        "always()": True,
+    }[condition]
+    assert expressions.condition(condition, context) is expected
+
+
+def test_setup_uv_python_version_becomes_uv_python_with_its_own_environment(
+    tmp_path: Path,
+) -> None:
+    body = job(run="uv run --locked invoke test --python ${{ matrix.python-version }}")
+    body["strategy"] = {"matrix": {"python-version": ["3.12", "3.13"]}}
+    body["steps"].insert(
+        1,
+        {
+            "uses": f"astral-sh/setup-uv@{SHA}",
+            "with": {"version": "0.13.9", "python-version": "${{ matrix.python-version }}"},
+        },
+    )
+    path = write_workflow(tmp_path, workflow({"test": body}))
+    parsed = model.read(tmp_path, path, SETTINGS)
+    assert parsed.problems == ()
+    plans = [
+        plan_entry(Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13"), e)
+        for e in parsed.jobs["test"].entries()
+    ]
+    assert [p.script for p in plans] == [
+        "uv run --locked invoke test --python 3.12",
+        "uv run --locked invoke test --python 3.13",
+    ]
+    assert [p.env["UV_PYTHON"] for p in plans] == ["3.12", "3.13"]
+    assert plans[0].env["UV_PROJECT_ENVIRONMENT"].endswith(".venv-ci/3.12")
+    assert "UV_PROJECT_ENVIRONMENT" not in plans[1].env
+
+
+def test_an_os_axis_skips_other_oses_with_the_reason(tmp_path: Path) -> None:
+    body = job(**{"runs-on": "${{ matrix.os }}"})
+    body["strategy"] = {"matrix": {"os": ["ubuntu-24.04", "windows-2022", "macos-15"]}}
+    path = write_workflow(tmp_path, workflow({"lint": body}))
+    parsed = model.read(tmp_path, path, SETTINGS)
+    assert parsed.problems == ()
+    plans = [
+        plan_entry(Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13"), e)
+        for e in parsed.jobs["lint"].entries()
+    ]
+    if shutil.which("bash") and Path("/proc").exists():  # this machine runs Linux
+        assert plans[0].skip is None
+        assert plans[1].skip == "runs on windows-2022 (windows); this machine runs linux"
+        assert plans[2].skip == "runs on macos-15 (macos); this machine runs linux"
