@@ -1,13 +1,25 @@
 """`invoke template-update`: bring the template's newest release into this service.
 
-copier merges the template's changes with the service's own, file by file (a three-way merge;
-where both changed the same lines, the conflict is marked inline), the lock is regenerated
-rather than merged, and `invoke ci` proves the result. With `--pull-request` (the scheduled
-workflow uses it) the result goes to a branch and a pull request.
+`copier check-update` says first whether there is a newer release; when there is none, the
+task stops there. Otherwise copier merges the template's changes with the service's own, file
+by file (a three-way merge; where both changed the same lines, the conflict is marked inline),
+the lock is regenerated rather than merged, and `invoke ci` proves the result. A conflict is
+never hidden: the task names every conflicted file and fails. With `--pull-request` (the
+scheduled workflow uses it) the result goes to a branch and a pull request, a draft that lists
+the conflicted files when there are any.
 """
 
 import base64
+import json
 import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import yaml
@@ -17,9 +29,25 @@ from invoke.exceptions import Exit
 from .jobs import require_tool, run
 
 ANSWERS_FILE = Path(".copier-answers.yml")
-# copier's label for the service's side of an inline conflict; a line that is exactly this
-# marks a conflict to resolve.
-CONFLICT_MARKER = "<<<<<<< before updating"
+# copier's labels for the two sides of an inline conflict.
+OURS_MARKER = "<<<<<<< before updating"
+THEIRS_MARKER = ">>>>>>> after updating"
+# A line that opens or closes any merge's conflict, copier's or git's: seven `<` or `>`,
+# alone or before a label. A lone `=======` is no evidence: it underlines Markdown headings.
+MARKER_LINE = re.compile(rb"^(?:<{7}|>{7})(?: |$)")
+# git's own test for a binary file: a NUL byte within the first 8000 bytes.
+BINARY_PROBE = 8000
+# Outside a git work tree (the ci image has no .git), directories that are not the project's
+# own files: virtualenvs mark themselves with pyvenv.cfg, caches with CACHEDIR.TAG.
+NOT_PROJECT_DIRECTORY_MARKS = ("pyvenv.cfg", "CACHEDIR.TAG")
+# What to do about a conflict, for files where "resolve it" is not the whole answer.
+LOCK_ADVICE = "run `uv lock` afterwards: the lock must follow the merged pyproject.toml"
+ADVICE = {
+    "pyproject.toml": f"resolve it, then {LOCK_ADVICE}",
+    "uv.lock": "never merge the lock: take one side whole (`git checkout HEAD -- uv.lock`), "
+    "then run `uv lock`",
+}
+COPIER_CHECK_UPDATE = ("copier", "check-update", "--output-format", "json")
 COPIER_UPDATE = (
     "copier",
     "update",
@@ -29,9 +57,44 @@ COPIER_UPDATE = (
     "--conflict",
     "inline",
 )
+WORKFLOWS = ".github/workflows/"
+TITLE_LIMIT = 256  # characters: GitHub refuses a longer pull request title
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 TOKEN_VARIABLE = "GH_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class CiResult(Enum):
+    """What `invoke ci` said about the updated service."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RUN = "not run: resolve the conflicts first"
+
+
+@dataclass(frozen=True, order=True)
+class Conflict:
+    """A file a merge left unresolved, and the line of its first conflict marker if any."""
+
+    path: str
+    line: int | None = None
+
+    def describe(self) -> str:
+        """One line: where the conflict is and what to do about it."""
+        if self.line is None:
+            return f"{self.path}: unmerged in git's index; resolve it, then `git add` it"
+        advice = ADVICE.get(self.path, "resolve it")
+        return f"{self.path}:{self.line}: unresolved conflict; {advice}"
+
+
+@dataclass(frozen=True)
+class UpdateCheck:
+    """`copier check-update`'s answer: whether the template has a newer release."""
+
+    available: bool
+    current: str
+    latest: str
 
 
 def fail(reason: str) -> Exit:
@@ -42,6 +105,76 @@ def fail(reason: str) -> Exit:
 def git(c: Context, *argv: str, env: dict[str, str] | None = None) -> str:
     """Run git quietly and return its output; a failure is a one-line error."""
     return run(c, "git", *argv, env=env, hide=True).strip()
+
+
+def git_lines(root: Path, *argv: str) -> list[str] | None:
+    """NUL-separated output of a git command in `root`, or None outside a git work tree."""
+    if shutil.which("git") is None:
+        return None
+    done = subprocess.run(["git", "-C", str(root), *argv], capture_output=True, check=False)
+    if done.returncode != 0:
+        return None
+    return [os.fsdecode(item) for item in done.stdout.split(b"\0") if item]
+
+
+def walked_files(root: Path) -> Iterator[str]:
+    """Every file under `root` but git's own, virtualenvs' and caches', relative to it."""
+    for directory, subdirectories, names in os.walk(root):
+        here = Path(directory)
+        subdirectories[:] = sorted(
+            name
+            for name in subdirectories
+            if name != ".git"
+            and not any((here / name / mark).exists() for mark in NOT_PROJECT_DIRECTORY_MARKS)
+        )
+        yield from ((here / name).relative_to(root).as_posix() for name in sorted(names))
+
+
+def project_files(root: Path) -> list[str]:
+    """The files a conflict can hide in: tracked and untracked, not ignored (git's view)."""
+    listed = git_lines(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    return sorted(set(listed) if listed is not None else set(walked_files(root)))
+
+
+def first_marker_line(path: Path) -> int | None:
+    """The line number of the file's first conflict marker, if it is a text file with one."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    content = path.read_bytes()
+    if b"\0" in content[:BINARY_PROBE]:
+        return None
+    return next(
+        (number for number, line in enumerate(content.splitlines(), 1) if MARKER_LINE.match(line)),
+        None,
+    )
+
+
+def conflict_markers(root: Path) -> list[Conflict]:
+    """Files holding a conflict marker, read in Python (no grep flag differs by git version)."""
+    found = [(name, first_marker_line(root / name)) for name in project_files(root)]
+    return [Conflict(name, line) for name, line in found if line is not None]
+
+
+def unmerged_paths(root: Path) -> list[str]:
+    """Files git's index records as unmerged (copier records its conflicts there too)."""
+    entries = git_lines(root, "ls-files", "-z", "--unmerged") or []
+    # Each entry is "<mode> <object> <stage>\t<path>", one per stage of the file.
+    return sorted({entry.split("\t", 1)[1] for entry in entries if "\t" in entry})
+
+
+def find_conflicts(root: Path) -> list[Conflict]:
+    """Every conflicted file: those with markers, and those git's index calls unmerged."""
+    marked = conflict_markers(root)
+    seen = {conflict.path for conflict in marked}
+    unmarked = [Conflict(path) for path in unmerged_paths(root) if path not in seen]
+    return sorted([*marked, *unmarked])
+
+
+def check_no_conflict_markers(root: Path) -> None:
+    """Fail, one line per file, while any file under `root` holds a conflict marker."""
+    found = conflict_markers(root)
+    if found:
+        raise Exit("\n".join(conflict.describe() for conflict in found), code=1)
 
 
 def check_clean_repository(c: Context) -> None:
@@ -66,12 +199,31 @@ def template_version() -> str:
     return str(answers.get("_commit", "unknown"))
 
 
-def conflicted_files(c: Context) -> list[str]:
-    """Files, tracked or new, holding a conflict copier marked inline."""
-    found = c.run(
-        f"git grep --untracked -l -x -F '{CONFLICT_MARKER}'", warn=True, hide=True, pty=False
-    )
-    return found.stdout.split() if found is not None and found.ok else []
+def last_line(text: str) -> str:
+    """The last non-empty line of a command's output, without colours."""
+    lines = [line.strip() for line in ANSI_ESCAPE.sub("", text).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def check_for_update(c: Context) -> UpdateCheck:
+    """Ask `copier check-update` (JSON output) whether the template has a newer release."""
+    require_tool(COPIER_CHECK_UPDATE[0])
+    result = c.run(shlex.join(COPIER_CHECK_UPDATE), warn=True, hide=True, pty=False)
+    if result is None or not result.ok:
+        exited = result.exited if result is not None else "unknown"
+        reason = last_line(result.stderr) if result is not None else ""
+        message = f"`copier check-update` failed (exit code {exited}): {reason or 'no message'}"
+        raise fail(message)
+    try:
+        answer = json.loads(last_line(result.stdout))
+        return UpdateCheck(
+            available=bool(answer["update_available"]),
+            current=str(answer["current_version"]),
+            latest=str(answer["latest_version"]),
+        )
+    except (json.JSONDecodeError, KeyError, TypeError):
+        message = f"`copier check-update` printed no answer to read: {last_line(result.stdout)!r}"
+        raise fail(message) from None
 
 
 def rejected_hunks(c: Context) -> list[str]:
@@ -96,18 +248,48 @@ def push_env() -> dict[str, str]:
     }
 
 
-def pull_request_body(before: str, after: str, conflicts: list[str], ci: str) -> str:
+def pull_request_title(before: str, after: str, conflicts: Sequence[Conflict]) -> str:
+    """The pull request's title: the releases, and every conflicted file that fits."""
+    title = f"Update from the template: {before} to {after}"
+    if not conflicts:
+        return title
+    shown = [conflict.path for conflict in conflicts]
+    while True:
+        rest = len(conflicts) - len(shown)
+        names = ", ".join(shown) + (f" and {rest} more" if shown and rest else "")
+        candidate = f"{title} (conflicts in {names or f'{rest} files'})"
+        if len(candidate) <= TITLE_LIMIT or not shown:
+            return candidate
+        shown.pop()
+
+
+def pull_request_body(before: str, after: str, conflicts: Sequence[Conflict], ci: CiResult) -> str:
     """What the pull request says about the update."""
     lines = [
         f"Updates this service from the template's {before} to {after} (`invoke template-update`).",
         "",
-        f"- `invoke ci`: {ci}",
+        f"- `invoke ci`: {ci.value}",
     ]
-    if conflicts:
-        lines.append(f"- conflicts to resolve (search for `{CONFLICT_MARKER}`):")
-        lines += [f"  - `{path}`" for path in conflicts]
-    else:
+    if not conflicts:
         lines.append("- conflicts: none")
+    else:
+        count = len(conflicts)
+        lines.append(f"- conflicts to resolve, committed here with their markers ({count}):")
+        lines += [
+            f"  - `{conflict.path}`" + (f" (line {conflict.line})" if conflict.line else "")
+            for conflict in conflicts
+        ]
+        lines += [
+            "",
+            (
+                "This pull request stays a draft until they are resolved. On its branch, keep "
+                f"what each side needs (the service's lines follow `{OURS_MARKER}`, the "
+                f"template's precede `{THEIRS_MARKER}`) and delete the markers, then run "
+                "`uv lock` (the lock must follow the merged `pyproject.toml`) and "
+                "`uv run --locked invoke ci`; commit, push and mark the pull request ready. "
+                "The `lint` job fails while a marker remains."
+            ),
+        ]
     lines += ["", "The template's CHANGELOG.md says what changed and why."]
     return "\n".join(lines)
 
@@ -136,16 +318,83 @@ def commit_identity() -> dict[str, str] | None:
     }
 
 
+def push(c: Context, base: str, branch: str) -> None:
+    """Push the update's branch; a refusal says why when the token is the likely cause."""
+    command = shlex.join(["git", "push", "--quiet", "origin", branch])
+    pushed = c.run(command, env=push_env(), warn=True, hide=True, pty=False)
+    if pushed is not None and pushed.ok:
+        return
+    reason = last_line(pushed.stderr) if pushed is not None else ""
+    workflows = git(c, "diff", "--name-only", base, "HEAD", "--", WORKFLOWS).split()
+    message = f"`git push` of {branch} failed: {reason or 'no message'}"
+    if workflows:
+        message += (
+            f"; the update changes {', '.join(workflows)}, which GitHub lets only a token "
+            "with the workflows permission push (GITHUB_TOKEN never has it): give the "
+            "workflow a GitHub App token, as .github/workflows/template-update.yml describes"
+        )
+    raise fail(message)
+
+
 def open_pull_request(c: Context, branch: str, title: str, body: str, *, draft: bool) -> None:
     """Commit the update to its branch, push it and open a pull request for it."""
     base = git(c, "rev-parse", "--abbrev-ref", "HEAD")
     git(c, "switch", "--create", branch)
     git(c, "add", "--all")
-    git(c, "commit", "--quiet", "--message", title, env=commit_identity())
-    git(c, "push", "--quiet", "origin", branch, env=push_env())
+    # A draft may hold conflict markers on purpose; a hook that refuses them must not stop it.
+    git(c, "commit", "--quiet", "--no-verify", "--message", title, env=commit_identity())
+    push(c, base, branch)
     pr = ["gh", "pr", "create", "--base", base, "--head", branch, "--title", title]
     url = run(c, *pr, *(["--draft"] if draft else []), "--body", body, hide=True).strip()
     print(f"template-update: opened {url}")
+
+
+def report_conflicts(conflicts: Sequence[Conflict]) -> None:
+    """Name every conflicted file on its own line, with what to do about it."""
+    for conflict in conflicts:
+        print(f"template-update: {conflict.describe()}", file=sys.stderr)
+
+
+def merge_from_template(c: Context, vcs_ref: str) -> str | None:
+    """Run copier's update; the release merged in, or None when nothing changed."""
+    run(c, *COPIER_UPDATE, *(["--vcs-ref", vcs_ref] if vcs_ref else []))
+    after = template_version()
+    if not git(c, "status", "--porcelain"):
+        print(f"template-update: already up to date with the template ({after})")
+        return None
+    rejected = rejected_hunks(c)
+    if rejected:
+        message = f"copier left rejected changes in {', '.join(rejected)}: merge them by hand"
+        raise fail(message)
+    return after
+
+
+def lock_and_test(c: Context) -> CiResult:
+    """Lock the merged pyproject.toml and run `invoke ci` on the result."""
+    # The template locks after merging; lock again for releases that did not.
+    run(c, "uv", "lock", "--quiet")
+    passed = c.run("uv run --locked invoke ci", warn=True, pty=False)
+    return CiResult.PASSED if passed is not None and passed.ok else CiResult.FAILED
+
+
+def conclude(
+    before: str, after: str, conflicts: Sequence[Conflict], ci: CiResult, *, pull_request: bool
+) -> None:
+    """Say how the update went; fail while anything is left to do."""
+    if conflicts:
+        report_conflicts(conflicts)
+        names = ", ".join(conflict.path for conflict in conflicts)
+        where = "on the pull request's branch" if pull_request else "here"
+        message = (
+            f"updated {before} -> {after} with conflicts in {names}: resolve them {where}, "
+            "then run `uv lock` and `uv run --locked invoke ci`, and commit"
+        )
+        raise fail(message)
+    if ci != CiResult.PASSED:
+        message = f"updated {before} -> {after}, but `invoke ci` failed: fix it, then commit"
+        raise fail(message)
+    if not pull_request:
+        print(f"template-update: updated {before} -> {after}, `invoke ci` passed: review, commit")
 
 
 def update(c: Context, *, vcs_ref: str = "", pull_request: bool = False) -> None:
@@ -154,38 +403,21 @@ def update(c: Context, *, vcs_ref: str = "", pull_request: bool = False) -> None
     if pull_request:
         check_pull_request_tools()
     before = template_version()
-    run(c, *COPIER_UPDATE, *(["--vcs-ref", vcs_ref] if vcs_ref else []))
-    after = template_version()
-    if not git(c, "status", "--porcelain"):
-        print(f"template-update: already up to date with the template ({after})")
+    if not vcs_ref and not check_for_update(c).available:
+        print(f"template-update: up to date with the template's newest release ({before})")
         return
-    rejected = rejected_hunks(c)
-    if rejected:
-        message = f"copier left rejected changes in {', '.join(rejected)}: merge them by hand"
-        raise fail(message)
+    after = merge_from_template(c, vcs_ref)
+    if after is None:
+        return
     branch = f"template-update/{after}"
     if pull_request and branch_exists(c, branch):
         print(f"template-update: branch {branch} exists already; its pull request stays open")
         return
-    conflicts = conflicted_files(c)
-    ci = "not run: resolve the conflicts first"
-    if not conflicts:
-        # The template locks after merging; lock again for releases that did not.
-        run(c, "uv", "lock", "--quiet")
-        passed = c.run("uv run --locked invoke ci", warn=True, pty=False)
-        ci = "passed" if passed is not None and passed.ok else "failed"
+    # Before anything reads pyproject.toml or uv.lock: markers make them unreadable TOML.
+    conflicts = find_conflicts(Path())
+    ci = CiResult.NOT_RUN if conflicts else lock_and_test(c)
     if pull_request:
-        title = f"Update from the template: {before} to {after}"
+        title = pull_request_title(before, after, conflicts)
         body = pull_request_body(before, after, conflicts, ci)
-        open_pull_request(c, branch, title, body, draft=bool(conflicts) or ci != "passed")
-    if conflicts:
-        message = (
-            f"updated {before} -> {after}; resolve the conflicts in {', '.join(conflicts)} "
-            f"(lines from `{CONFLICT_MARKER}`), then run `uv run --locked invoke ci`"
-        )
-        raise fail(message)
-    if ci != "passed":
-        message = f"updated {before} -> {after}, but `invoke ci` failed: fix it, then commit"
-        raise fail(message)
-    if not pull_request:
-        print(f"template-update: updated {before} -> {after}, `invoke ci` passed: review, commit")
+        open_pull_request(c, branch, title, body, draft=bool(conflicts) or ci != CiResult.PASSED)
+    conclude(before, after, conflicts, ci, pull_request=pull_request)
