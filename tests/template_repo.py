@@ -1,5 +1,8 @@
 """Throwaway copies of this repository, for tests that make commits and tags of their own.
 
+Also how those tests run `invoke template-update` in a service rendered from a copy, with a
+fake GitHub CLI that records how it was called.
+
 A copy has the real history and every real release tagged, plus the working tree committed on
 top, so tests exercise the template as it is now (like `copy_project`, which renders
 uncommitted changes too) and never tag the real repository. Release tags do not always travel
@@ -7,8 +10,10 @@ with a repository, so a copy recreates the missing ones from their release commi
 (`releasing.restore_release_tags`), and `release_tags()` counts those too.
 """
 
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,3 +79,50 @@ def clone_with_worktree(destination: Path) -> Path:
             target.unlink()
     git_commit(destination, "The working tree under test")
     return destination
+
+
+PULL_REQUEST_URL = "https://github.com/example-org/my-service/pull/7"
+FAKE_GH = f"""#!/bin/sh
+# Stands in for the GitHub CLI: records its arguments and prints a pull request's address.
+printf '%s\\n' "$@" > "$GH_ARGUMENTS"
+echo "{PULL_REQUEST_URL}"
+"""
+
+
+def template_update(
+    service: Path, *flags: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the service's `invoke template-update` as a team would; its exit code is the test's."""
+    argv = ["uv", "run", "--locked", "invoke", "template-update", *flags]
+    return run(argv, service, env=env, check=False, timeout=1800)
+
+
+def task_lines(output: str) -> list[str]:
+    """The lines `invoke template-update` itself wrote, not copier's, uv's or git's."""
+    return [line for line in output.splitlines() if line.startswith("template-update:")]
+
+
+def pull_request_setup(service: Path, work: Path) -> dict[str, str]:
+    """A bare `origin` with the service's main branch, and a fake `gh`: the environment to use.
+
+    The fake records its arguments in `work/gh-arguments`, one per line.
+    """
+    origin = work / "origin.git"
+    run(["git", "init", "--quiet", "--bare", str(origin)], work)
+    run(["git", "remote", "add", "origin", str(origin)], service)
+    run(["git", "push", "--quiet", "origin", "main"], service)
+    bin_dir = work / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(FAKE_GH, encoding="utf-8")
+    (bin_dir / "gh").chmod(0o755)
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "GH_TOKEN": "not-a-real-token",
+        "GH_ARGUMENTS": str(work / "gh-arguments"),
+        "GITHUB_ACTIONS": "true",
+    }
+
+
+def gh_arguments(env: dict[str, str]) -> list[str]:
+    """The arguments the fake `gh` was last called with."""
+    return Path(env["GH_ARGUMENTS"]).read_text(encoding="utf-8").splitlines()

@@ -7,7 +7,6 @@ the same template with a few changes undone (the `log.py` name, older README, CI
 an old release, edited the way teams edit them, committed, and updated.
 """
 
-import os
 import re
 import shutil
 import sys
@@ -20,10 +19,15 @@ import yaml
 
 from helpers import copy_project, git_commit, run
 from template_repo import (
+    PULL_REQUEST_URL,
     clone_with_worktree,
+    gh_arguments,
     migration_versions,
     next_release,
+    pull_request_setup,
     release_tags,
+    task_lines,
+    template_update,
     version_numbers,
 )
 
@@ -307,12 +311,16 @@ def test_update_from_an_older_release_keeps_every_edit(
     assert_green_and_idempotent(service)
 
 
-REAL_RELEASES = [pytest.param(tag, id=tag) for tag in release_tags()] or [
-    pytest.param("", id="none-yet", marks=pytest.mark.skip(reason="no release tags yet")),
-]
+# Every real release: tagged, or recovered from its release commit in the test's copy.
+REAL_RELEASES = release_tags()
 
 
-@pytest.mark.parametrize("release", REAL_RELEASES)
+def test_there_are_real_releases_to_update_from() -> None:
+    # An empty list would make the test below pass vacuously, as it once did.
+    assert REAL_RELEASES, "no release tags and no release commits to recover them from"
+
+
+@pytest.mark.parametrize("release", REAL_RELEASES, ids=str)
 @pytest.mark.parametrize("answers", ANSWER_SETS)
 def test_update_from_each_real_release_keeps_every_edit(
     template: TemplateRepo, tmp_path: Path, release: str, answers: dict[str, Any]
@@ -344,15 +352,6 @@ def snapshot(service: Path) -> dict[str, str]:
     }
     state.update({str(p): p.read_text(encoding="utf-8", errors="replace") for p in files(service)})
     return state
-
-
-def template_update(service: Path, *flags: str, env: dict[str, str] | None = None) -> Any:
-    argv = ["uv", "run", "--locked", "invoke", "template-update", *flags]
-    return run(argv, service, env=env, check=False, timeout=1800)
-
-
-def task_lines(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith("template-update:")]
 
 
 DIRTY_REFUSAL = (
@@ -387,44 +386,37 @@ def test_template_update_refuses_a_dirty_tree_or_no_repository(current_service: 
     assert snapshot(service) == before
 
 
-FAKE_GH = """#!/bin/sh
-# Stands in for the GitHub CLI: records its arguments and prints a pull request's address.
-printf '%s\\n' "$@" > "$GH_ARGUMENTS"
-echo "https://github.com/example-org/my-service/pull/7"
-"""
+def test_template_update_stops_when_check_update_finds_nothing_new(current_service: Path) -> None:
+    service = current_service
+    before = snapshot(service)
+
+    checked = template_update(service)
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    newest = recorded_release(service)
+    assert task_lines(checked.stdout) == [
+        f"template-update: up to date with the template's newest release ({newest})"
+    ]
+    assert "Updating to template version" not in checked.stderr, "copier update ran anyway"
+    assert snapshot(service) == before
 
 
 def test_template_update_opens_a_pull_request(template: TemplateRepo, tmp_path: Path) -> None:
     service = render(template, tmp_path / "service", template.older, {})
+    env = pull_request_setup(service, tmp_path)
     origin = tmp_path / "origin.git"
-    run(["git", "init", "--quiet", "--bare", str(origin)], tmp_path)
-    run(["git", "remote", "add", "origin", str(origin)], service)
-    run(["git", "push", "--quiet", "origin", "main"], service)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "gh").write_text(FAKE_GH, encoding="utf-8")
-    (bin_dir / "gh").chmod(0o755)
-    arguments = tmp_path / "gh-arguments"
-    env = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "GH_TOKEN": "not-a-real-token",
-        "GH_ARGUMENTS": str(arguments),
-        "GITHUB_ACTIONS": "true",
-    }
 
     opened = template_update(service, "--pull-request", env=env)
 
     assert opened.returncode == 0, opened.stdout + opened.stderr
     branch = f"template-update/{template.newest}"
-    assert "template-update: opened https://github.com/example-org/my-service/pull/7" in (
-        opened.stdout
-    )
+    assert f"template-update: opened {PULL_REQUEST_URL}" in opened.stdout
     pushed = run(["git", "log", "-1", "--format=%an%n%s", branch], origin).stdout.splitlines()
     title = f"Update from the template: {template.older} to {template.newest}"
     assert pushed == ["github-actions[bot]", title]
     answers = run(["git", "show", f"{branch}:.copier-answers.yml"], origin).stdout
     assert f"_commit: {template.newest}" in answers
-    gh = arguments.read_text(encoding="utf-8").splitlines()
+    gh = gh_arguments(env)
     expected = ["pr", "create", "--base", "main", "--head", branch, "--title", title, "--body"]
     assert gh[: len(expected)] == expected
     body = "\n".join(gh[len(expected) :])
