@@ -1,0 +1,246 @@
+"""The act harness: stand-ins map from the workflow, and act runs a service offline.
+
+The fast tests check the `uses:`-to-stand-in mapping and the reading of act's JSON log; the
+slow ones run nektos/act on rendered services, clean and with a broken test.
+"""
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from act_runner import (
+    STAND_INS,
+    ActHarnessError,
+    Result,
+    parse_log,
+    read_workflow,
+    run_act,
+    runner_labels,
+    stand_ins,
+)
+
+from containers import base_image
+from helpers import ROOT, copy_project, git_commit, questions, run
+
+sys.path.insert(0, str(ROOT / "harness"))
+import base_images
+
+WORKFLOW = ".github/workflows/ci.yml"
+# Jobs the clean-service test leaves to the Docker tier, and why.
+NEEDS_AN_ENGINE = {"docker": "builds images: test_docker_job_under_act, Docker tier"}
+UV_VERSION = str(questions()["uv_version"]["default"])
+
+
+def workflow(*steps: dict[str, Any]) -> dict[str, Any]:
+    """A one-job workflow with these steps."""
+    return {"jobs": {"build": {"runs-on": "ubuntu-24.04", "steps": list(steps)}}}
+
+
+def test_every_action_of_every_workflow_has_a_stand_in(default_project: Path) -> None:
+    workflows = [*sorted((default_project / ".github/workflows").glob("*.yml")), ROOT / WORKFLOW]
+    assert len(workflows) > 1
+    for path in workflows:
+        parsed = read_workflow(path)
+        mapped = stand_ins(parsed)
+        uses = {
+            step["uses"]
+            for job in parsed["jobs"].values()
+            for step in job["steps"]
+            if "uses" in step
+        }
+        assert set(mapped) == uses, path
+        for stand_in in mapped.values():
+            assert stand_in.directory == STAND_INS / stand_in.repository
+            assert stand_in.local_repository.startswith(f"{stand_in.repository}@{stand_in.ref}=")
+
+
+def test_a_new_pin_maps_to_the_same_stand_in() -> None:
+    new_sha = "f" * 40
+    mapped = stand_ins(workflow({"uses": f"actions/checkout@{new_sha}"}))
+    stand_in = mapped[f"actions/checkout@{new_sha}"]
+    assert stand_in.local_repository == f"actions/checkout@{new_sha}={STAND_INS}/actions/checkout"
+
+
+def test_an_action_in_a_subfolder_maps_its_repository() -> None:
+    uses = "github/codeql-action/upload-sarif@v3"
+    stand_in = stand_ins(workflow({"uses": uses, "with": {"sarif_file": "zizmor.sarif"}}))[uses]
+    assert stand_in.local_repository == f"github/codeql-action@v3={STAND_INS}/github/codeql-action"
+    assert (stand_in.directory / stand_in.path / "action.yml").is_file()
+
+
+def test_an_action_without_a_stand_in_is_named() -> None:
+    with pytest.raises(ActHarnessError, match=r"no stand-in for acme/deploy@v1 \(step 1 of job"):
+        stand_ins(workflow({"run": "true"}, {"uses": "acme/deploy@v1"}))
+
+
+def test_an_input_the_stand_in_does_not_declare_is_named() -> None:
+    step = {"uses": "astral-sh/setup-uv@v7", "with": {"activate-environment": True}}
+    with pytest.raises(ActHarnessError, match="passes activate-environment"):
+        stand_ins(workflow(step))
+
+
+@pytest.mark.parametrize(
+    ("parsed", "refused"),
+    [
+        (workflow({"uses": "docker://alpine:3"}), "needs a registry"),
+        ({"jobs": {"call": {"uses": "./.github/workflows/other.yml"}}}, "reusable workflow"),
+        (workflow({"uses": "not-an-action"}), "is not owner/repo"),
+    ],
+)
+def test_what_act_cannot_run_offline_is_refused(parsed: dict[str, Any], refused: str) -> None:
+    with pytest.raises(ActHarnessError, match=refused):
+        stand_ins(parsed)
+
+
+def test_runner_labels_refuse_an_expression() -> None:
+    parsed = {"jobs": {"a": {"runs-on": ["ubuntu-24.04"]}, "b": {"runs-on": "${{ matrix.os }}"}}}
+    with pytest.raises(ActHarnessError, match="expression"):
+        runner_labels(parsed)
+
+
+def record(job: str, matrix: Mapping[str, object], message: str, **fields: object) -> str:
+    """One line of act's --json log, as act 0.2.89 writes it."""
+    line = {"level": "info", "jobID": job, "job": job, "matrix": matrix, "msg": message}
+    return json.dumps({**line, **fields})
+
+
+def step_lines(job: str, matrix: Mapping[str, object], step: str, run: str, code: int) -> list[str]:
+    """The main-stage lines of one `run:` step that exited `code`."""
+    where = {"stepID": [step], "stage": "Main", "step": run}
+    lines = [
+        record(job, matrix, f"Wrote command \n\n{run}\n\n to 'workflow/{step}.sh'", **where),
+        record(job, matrix, "done", stepResult="success" if code == 0 else "failure", **where),
+    ]
+    if code:
+        lines.append(record(job, matrix, f"exit status {code}", level="error", **where))
+    return lines
+
+
+def test_an_entry_fails_only_for_its_own_error() -> None:
+    # act keeps one result per job: 3.12 passed after 3.11 failed, yet logs jobResult failure.
+    failing, passing = {"python-version": "3.11"}, {"python-version": "3.12"}
+    log = [
+        *step_lines("test", failing, "0", "pytest", 1),
+        record("test", failing, "Job failed", jobResult="failure"),
+        *step_lines("test", passing, "0", "pytest", 0),
+        record("test", passing, "Job failed", jobResult="failure"),
+        record("docker", {}, "Skipping job", level="debug", jobResult="skipped"),
+    ]
+    jobs = {job.label: job for job in parse_log("\n".join(log))}
+    assert {label: job.result for label, job in jobs.items()} == {
+        "test (python-version=3.11)": Result.FAILED,
+        "test (python-version=3.12)": Result.PASSED,
+        "docker": Result.SKIPPED,
+    }
+    assert jobs["test (python-version=3.11)"].commands == (("pytest", 1),)
+
+
+def test_a_step_that_continued_on_error_keeps_its_outcome() -> None:
+    where = {"stepID": ["soft"], "stage": "Main", "step": "exit 3"}
+    log = [
+        record("lint", {}, "Failed but continue next step", **where),
+        record("lint", {}, "Failure", stepResult="failure", **where),
+        record("lint", {}, "::error::annotated", level="error", command="error", **where),
+        record("lint", {}, "Job succeeded", jobResult="success"),
+    ]
+    (job,) = parse_log("\n".join(log))
+    (step,) = job.steps
+    assert job.result is Result.PASSED
+    assert (step.outcome, step.exit_code, step.continued_on_error) == (Result.FAILED, None, True)
+
+
+def test_a_line_that_is_not_a_job_record_is_an_error() -> None:
+    with pytest.raises(ActHarnessError, match="not a job log record"):
+        parse_log("Error: something\n")
+
+
+def python_versions(project: Path) -> list[str]:
+    """The `test` job's matrix, from the rendered workflow."""
+    test = read_workflow(project / WORKFLOW)["jobs"]["test"]
+    return [str(v) for v in test["strategy"]["matrix"]["python-version"]]
+
+
+@pytest.mark.slow
+def test_default_service_passes_under_act(default_project: Path) -> None:
+    jobs = set(read_workflow(default_project / WORKFLOW)["jobs"])
+    assert set(NEEDS_AN_ENGINE) <= jobs, "a job left to the Docker tier is gone from ci.yml"
+    # One act run per job: `--job docker` would run the jobs it needs as well.
+    results = {
+        job_id: run_act(default_project, job=job_id)
+        for job_id in sorted(jobs)
+        if job_id not in NEEDS_AN_ENGINE
+    }
+    for job_id, result in results.items():
+        assert result.exit_code == 0, result.summary()
+        assert {job.job_id for job in result.jobs} == {job_id}, result.summary()
+        for entry in result.jobs:
+            assert entry.result is Result.PASSED, result.output(job_id, entry.matrix)
+            assert all(step.outcome is Result.PASSED for step in entry.steps), result.summary()
+            assert [code for _, code in entry.commands] == [0], result.summary()
+    test = results["test"]
+    versions = python_versions(default_project)
+    assert [dict(entry.matrix) for entry in test.jobs] == [{"python-version": v} for v in versions]
+    for entry in test.jobs:
+        version = entry.matrix["python-version"]
+        assert entry.commands == ((f"uv run --locked invoke test --python {version}", 0),)
+
+
+@pytest.mark.slow
+def test_a_broken_test_fails_the_test_job_and_skips_docker(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "service")
+    (project / "tests" / "test_broken.py").write_text(
+        "def test_broken() -> None:\n    assert sum([1, 2]) == 4\n", encoding="utf-8"
+    )
+    git_commit(project, "A test that fails")
+    result = run_act(project, event="pull_request")
+    summary = result.summary()
+    assert result.exit_code == 1, summary
+    assert result.entry("lint").result is Result.PASSED, summary
+    assert result.entry("typecheck").result is Result.PASSED, summary
+    for version in python_versions(project):
+        entry = result.entry("test", {"python-version": version})
+        assert entry.result is Result.FAILED, summary
+        (command, code) = entry.commands[0]
+        assert command == f"uv run --locked invoke test --python {version}", summary
+        assert code not in {0, None}, summary
+        assert "test_broken" in result.output("test", entry.matrix)
+        # `if: always()`: the reports are uploaded after the failure too.
+        assert entry.steps[-1].name.startswith("actions/upload-artifact@"), summary
+        assert entry.steps[-1].outcome is not Result.SKIPPED, summary
+    assert [job.result for job in result.entries("docker")] == [Result.SKIPPED], summary
+
+
+@pytest.mark.docker
+def test_docker_job_under_act(tmp_path: Path) -> None:
+    try:
+        base_images.check_engine()
+    except base_images.HarnessError as error:
+        pytest.skip(f"no Docker engine: {error}")
+    # Its own name, so its images clash with no other test's.
+    project = copy_project(tmp_path / "service", project_name="Act Harness")
+    jobs = set(read_workflow(project / WORKFLOW)["jobs"])
+    python_image = base_image(project)
+    try:
+        base_images.ensure_base_images(
+            UV_VERSION, [python_image, f"{base_images.UV_IMAGE}:{UV_VERSION}"]
+        )
+    except base_images.HarnessError as error:
+        pytest.skip(f"{python_image} is not on this machine and cannot be made here: {error}")
+    try:
+        result = run_act(project, event="pull_request")
+        assert result.exit_code == 0, result.summary()
+        assert set(result.results().values()) == {Result.PASSED}, result.summary()
+        assert {job.job_id for job in result.jobs} == jobs, result.summary()
+    finally:
+        owner = questions()["github_owner"]["default"]
+        for reference in (f"ghcr.io/{owner}/act-harness", "act-harness"):
+            listed = run(
+                ["docker", "image", "ls", "--quiet", f"--filter=reference={reference}"],
+                ROOT,
+                check=False,
+            ).stdout.split()
+            if listed:
+                run(["docker", "image", "rm", "--force", *sorted(set(listed))], ROOT, check=False)
