@@ -1,7 +1,9 @@
 """Health endpoints for orchestrators and people.
 
 `/health` describes the running build, `/live` answers while the process runs, and `/ready`
-answers 200 only while every dependency check passes.
+answers 200 only while every dependency check passes and the service is not shutting down:
+from the first SIGTERM on it answers 503 (`"failed": ["shutdown"]`) for the drain, while the
+other routes keep answering (see `__main__`).
 """
 
 import asyncio
