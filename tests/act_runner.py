@@ -107,6 +107,8 @@ REMOTE_ACTION = re.compile(
 EXIT_STATUS = re.compile(r"^exit status (\d+)$")
 WROTE_COMMAND = re.compile(r"^Wrote command \n(?P<script>.*)\n to '[^']*'$", re.DOTALL)
 ZERO_SHA = "0" * 40
+# Steps run on a pseudo-terminal, so tools print colours and progress bars.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class ActHarnessError(Exception):
@@ -304,7 +306,7 @@ class ActRun:
         )
 
     def summary(self) -> str:
-        """One line per entry and step, and act's stderr tail: for assertion messages."""
+        """Entries, steps, failed entries' output and act's errors: for assertion messages."""
         lines = [f"act exited {self.exit_code}"]
         for job in self.jobs:
             lines.append(f"{job.label}: {job.result.value}")
@@ -312,6 +314,10 @@ class ActRun:
                 f"  {step.step_id} {step.outcome.value} exit={step.exit_code} {step.name!r}"
                 for step in job.steps
             )
+        for job in self.jobs:
+            if job.result is Result.FAILED:
+                tail = ANSI_ESCAPE.sub("", self.output(job.job_id, job.matrix)).splitlines()[-30:]
+                lines += [f"--- {job.label}: the last {len(tail)} lines it printed ---", *tail]
         lines.extend(line for line in self.stderr.splitlines() if not _is_debug(line))
         return "\n".join(lines)
 
