@@ -41,9 +41,8 @@ BINARY_PROBE = 8000
 # own files: virtualenvs mark themselves with pyvenv.cfg, caches with CACHEDIR.TAG.
 NOT_PROJECT_DIRECTORY_MARKS = ("pyvenv.cfg", "CACHEDIR.TAG")
 # What to do about a conflict, for files where "resolve it" is not the whole answer.
-LOCK_ADVICE = "run `uv lock` afterwards: the lock must follow the merged pyproject.toml"
 ADVICE = {
-    "pyproject.toml": f"resolve it, then {LOCK_ADVICE}",
+    "pyproject.toml": "resolve it, then run `uv lock`: the lock must follow pyproject.toml",
     "uv.lock": "never merge the lock: take one side whole (`git checkout HEAD -- uv.lock`), "
     "then run `uv lock`",
 }
