@@ -23,7 +23,7 @@ from act_runner import (
 )
 
 from containers import base_image
-from helpers import ROOT, copy_project, git_commit, questions, run
+from helpers import ROOT, copy_project, git_commit, git_init, questions, run
 
 sys.path.insert(0, str(ROOT / "harness"))
 import base_images
@@ -178,6 +178,85 @@ def python_versions(project: Path) -> list[str]:
     """The `test` job's matrix, from the rendered workflow."""
     test = read_workflow(project / WORKFLOW)["jobs"]["test"]
     return [str(v) for v in test["strategy"]["matrix"]["python-version"]]
+
+
+# Each stand-in, passing and failing where the real action would; ids name the expectation.
+STAND_IN_PROBE = """
+name: stand-ins
+on: push
+jobs:
+  probe:
+    runs-on: ubuntu-24.04
+    steps:
+      - id: checkout-copies
+        uses: actions/checkout@v5
+      - id: uv-pinned
+        uses: astral-sh/setup-uv@v7
+        with: {version: "%(uv)s", python-version: "3.12", enable-cache: true,
+               cache-dependency-glob: uv.lock}
+      - id: uv-exports
+        run: test "$UV_PYTHON" = 3.12 && test "${{ steps.uv-pinned.outputs.uv-version }}" = %(uv)s
+      - id: uv-other-version-fails
+        uses: astral-sh/setup-uv@v7
+        with: {version: "0.0.1"}
+        continue-on-error: true
+      - id: hidden-report
+        run: mkdir -p reports/.hidden && touch reports/.hidden/x
+      - id: upload-only-hidden-fails
+        uses: actions/upload-artifact@v4
+        with: {path: reports/, if-no-files-found: error}
+        continue-on-error: true
+      - id: report
+        run: touch reports/junit.xml
+      - id: upload-found
+        uses: actions/upload-artifact@v4
+        with: {name: reports, path: "reports/\n!reports/skip\n", if-no-files-found: error}
+      - id: upload-missing-warns
+        uses: actions/upload-artifact@v4
+        with: {path: missing/}
+      - id: sarif-missing-fails
+        uses: github/codeql-action/upload-sarif@v3
+        with: {sarif_file: missing.sarif}
+        continue-on-error: true
+      - id: login-without-password-fails
+        uses: docker/login-action@v3
+        with: {registry: ghcr.io, username: someone}
+        continue-on-error: true
+      - id: login
+        uses: docker/login-action@v3
+        with: {registry: ghcr.io, username: someone, password: "${{ secrets.GITHUB_TOKEN }}"}
+      - id: app-token
+        uses: actions/create-github-app-token@v2
+        with: {app-id: "1", private-key: key}
+      - id: app-token-set
+        run: test -n "${{ steps.app-token.outputs.token }}"
+      - id: runtime
+        uses: crazy-max/ghaction-github-runtime@v3
+        env: {ACTIONS_PROBE: exported}
+      - id: runtime-exported
+        run: test "$ACTIONS_PROBE" = exported
+      - id: checkout-other-repository-fails
+        uses: actions/checkout@v5
+        with: {repository: someone/else}
+        continue-on-error: true
+"""
+
+
+@pytest.mark.slow
+def test_stand_ins_pass_and_fail_as_the_real_actions_would(tmp_path: Path) -> None:
+    probe = tmp_path / "probe"
+    (probe / ".github/workflows").mkdir(parents=True)
+    (probe / WORKFLOW).write_text(STAND_IN_PROBE % {"uv": UV_VERSION}, encoding="utf-8")
+    git_init(probe)
+    result = run_act(probe, event="push")
+    (job,) = result.jobs
+    assert job.result is Result.PASSED, result.summary()
+    outcomes = {step.step_id: step.outcome for step in job.steps}
+    expected = {
+        step["id"]: Result.FAILED if step["id"].endswith("-fails") else Result.PASSED
+        for step in read_workflow(probe / WORKFLOW)["jobs"]["probe"]["steps"]
+    }
+    assert outcomes == expected, result.summary()
 
 
 @pytest.mark.slow
