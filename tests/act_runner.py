@@ -137,6 +137,8 @@ class ActIgnore:
 
 # What act's self-hosted mode ignores or cannot emulate offline: a differential test must not
 # rely on these, and `invoke parity` should refuse the ones that change a run's result.
+# Seen running act 0.2.89 as well: job timeout-minutes, job continue-on-error, fail-fast,
+# services, container (pulls), on.push.branches and paths, environment.
 ACT_SELF_HOSTED_IGNORES: tuple[ActIgnore, ...] = (
     ActIgnore(
         "jobs.<id>.timeout-minutes",
