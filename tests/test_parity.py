@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from devtasks import model
+from devtasks import parity as parity_checks
 
 from helpers import run
 
@@ -39,6 +41,22 @@ def unlocked_command(project: Path) -> None:
     edit(workflow(project), "uv run --locked invoke typecheck", "uv run invoke typecheck")
 
 
+def or_true(project: Path) -> None:
+    edit(
+        workflow(project),
+        "uv run --locked invoke typecheck",
+        "uv run --locked invoke typecheck || true",
+    )
+
+
+def second_line(project: Path) -> None:
+    edit(
+        workflow(project),
+        "      - run: uv run --locked invoke typecheck\n",
+        "      - run: |\n          uv run --locked invoke typecheck\n          echo done\n",
+    )
+
+
 def foreign_action(project: Path) -> None:
     edit(
         workflow(project),
@@ -48,19 +66,91 @@ def foreign_action(project: Path) -> None:
     )
 
 
+def unpinned_action(project: Path) -> None:
+    edit(
+        workflow(project),
+        "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0",
+        "actions/checkout@v5",
+    )
+
+
+def job_key(key: str, value: str) -> Drift:
+    def drift(project: Path) -> None:
+        edit(
+            workflow(project),
+            "  lint:\n    runs-on: ubuntu-24.04\n",
+            f"  lint:\n    runs-on: ubuntu-24.04\n    {key}: {value}\n",
+        )
+
+    drift.__name__ = f"job_{key.replace('-', '_')}"
+    return drift
+
+
+def step_key(key: str, value: str) -> Drift:
+    def drift(project: Path) -> None:
+        edit(
+            workflow(project),
+            "      - run: uv run --locked invoke lint\n",
+            f"      - run: uv run --locked invoke lint\n        {key}: {value}\n",
+        )
+
+    drift.__name__ = f"step_{key.replace('-', '_')}"
+    return drift
+
+
+def windows_runner(project: Path) -> None:
+    edit(
+        workflow(project),
+        "  lint:\n    runs-on: ubuntu-24.04\n",
+        "  lint:\n    runs-on: windows-2022\n",
+    )
+
+
+def needs_nothing(project: Path) -> None:
+    edit(workflow(project), "needs: [lint, typecheck, test]", "needs: [lint, typecheck, tests]")
+
+
+def no_pull_request(project: Path) -> None:
+    edit(workflow(project), "  pull_request:\n", "  workflow_dispatch:\n")
+
+
+def paths_filter(project: Path) -> None:
+    edit(workflow(project), "    branches: [main]\n", "    branches: [main]\n    paths: [src/**]\n")
+
+
+def scheduled_on_push(project: Path) -> None:
+    edit(
+        project / ".github/workflows/template-update.yml",
+        "  workflow_dispatch:\n",
+        "  workflow_dispatch:\n  push:\n",
+    )
+
+
+def other_workflow_or_true(project: Path) -> None:
+    edit(
+        project / ".github/workflows/template-update.yml",
+        "invoke template-update --pull-request",
+        "invoke template-update --pull-request || true",
+    )
+
+
 def renamed_job(project: Path) -> None:
     edit(workflow(project), "  typecheck:\n", "  types:\n")
 
 
 def removed_task(project: Path) -> None:
-    edit(project / "tasks.py", "lint, typecheck, test, ", "lint, test, ")
+    edit(project / "tasks.py", "    lint,\n    typecheck,\n", "    lint,\n")
+
+
+def plain_task(project: Path) -> None:
+    edit(project / "tasks.py", "@ci_task()\ndef typecheck(", "@task\ndef typecheck(")
 
 
 def uncalled_ci_task(project: Path) -> None:
     edit(
         project / "tasks.py",
         "\n\nns = Collection(",
-        '\n\n@task\n@ci_job()\ndef audit(c: Context) -> None:\n    """Audit."""\n\n\n'
+        '\n\n@ci_task()\ndef audit(c: Context) -> None:\n    """Audit."""\n\n\n'
         "ns = Collection(audit, ",
     )
 
@@ -79,6 +169,22 @@ def classifier_added(project: Path) -> None:
         '    "Programming Language :: Python :: 3.13",\n',
         '    "Programming Language :: Python :: 3.13",\n'
         '    "Programming Language :: Python :: 3.14",\n',
+    )
+
+
+def setup_uv_python(project: Path) -> None:
+    edit(
+        workflow(project),
+        "python-version: ${{ matrix.python-version }}",
+        'python-version: "3.12"',
+    )
+
+
+def python_argument(project: Path) -> None:
+    edit(
+        workflow(project),
+        "invoke test --python ${{ matrix.python-version }}",
+        "invoke test --python 3.12",
     )
 
 
@@ -127,8 +233,25 @@ def pre_commit_pinned_elsewhere(project: Path) -> None:
     edit(
         project / ".pre-commit-config.yaml",
         "repos:\n",
-        "repos:\n  - repo: https://github.com/astral-sh/ruff-pre-commit\n    rev: v0.1.0\n"
+        "repos:\n  - repo: git@github.com:astral-sh/ruff-pre-commit.git\n    rev: v0.1.0\n"
         "    hooks:\n      - id: ruff\n",
+    )
+
+
+def pre_commit_unknown_repo(project: Path) -> None:
+    edit(
+        project / ".pre-commit-config.yaml",
+        "repos:\n",
+        "repos:\n  - repo: https://github.com/psf/black\n    rev: 24.1.0\n"
+        "    hooks:\n      - id: black\n",
+    )
+
+
+def pre_commit_with_pin(project: Path) -> None:
+    edit(
+        project / ".pre-commit-config.yaml",
+        "entry: uv run --locked mypy",
+        "entry: uv run --locked --with mypy==1.0.0 mypy",
     )
 
 
@@ -138,31 +261,64 @@ def pre_commit_unlocked(project: Path) -> None:
 
 def dockerfile_python(project: Path) -> None:
     dockerfile = project / "Dockerfile"
-    if not dockerfile.exists():
-        pytest.skip("this service has no Dockerfile yet")
     text = dockerfile.read_text(encoding="utf-8")
     default = re.compile(r"^(ARG PYTHON_IMAGE=python:)3\.\d+-", re.MULTILINE)
-    changed = default.sub(r"\g<1>3.12-", text)
-    dockerfile.write_text(changed, "utf-8")
+    dockerfile.write_text(default.sub(r"\g<1>3.12-", text), "utf-8")
+
+
+def dockerfile_from(project: Path) -> None:
+    edit(project / "Dockerfile", "FROM ${PYTHON_IMAGE} AS base", "FROM python:3.12-slim AS base")
 
 
 def dockerfile_uv(project: Path) -> None:
-    dockerfile = project / "Dockerfile"
-    if not dockerfile.exists():
-        pytest.skip("this service has no Dockerfile yet")
-    edit(dockerfile, "ghcr.io/astral-sh/uv:0.13.9", "ghcr.io/astral-sh/uv:0.13.8")
+    edit(project / "Dockerfile", "ghcr.io/astral-sh/uv:0.13.9", "ghcr.io/astral-sh/uv:0.13.8")
+
+
+def devtasks_edited(project: Path) -> None:
+    edit(project / "devtasks/runner.py", "INTERRUPTED = 130", "INTERRUPTED = 0")
+
+
+def devtasks_added(project: Path) -> None:
+    (project / "devtasks/extra.py").write_text('"""Mine."""\n', encoding="utf-8")
+
+
+def unknown_setting(project: Path) -> None:
+    edit(project / "pyproject.toml", "[tool.shipshape]\n", "[tool.shipshape]\nfast = true\n")
 
 
 DRIFTS: list[tuple[Drift, str]] = [
-    (extra_run_step, r"ci\.yml: job `lint` has 2 `run:` steps"),
-    (other_command, r"ci\.yml: job `typecheck` runs `uv run mypy`"),
-    (unlocked_command, r"ci\.yml: job `typecheck` runs `uv run invoke typecheck`"),
-    (foreign_action, r"ci\.yml: job `lint` uses `actions/setup-python`, which is not environment"),
+    (extra_run_step, r"ci\.yml: job `lint`: has 2 `run:` steps"),
+    (other_command, r"ci\.yml: job `typecheck`: runs `uv run mypy`"),
+    (unlocked_command, r"ci\.yml: job `typecheck`: runs `uv run invoke typecheck`"),
+    (or_true, r"job `typecheck`: runs `uv run --locked invoke typecheck \|\| true`"),
+    (second_line, r"job `typecheck`: runs `uv run --locked invoke typecheck\necho done`"),
+    (foreign_action, r"job `lint`: step 3 \(`actions/setup-python`\) is neither environment"),
+    (unpinned_action, r"job `lint`: step 1 \(`actions/checkout`\) must be pinned to a full"),
+    (job_key("container", "debian:12"), r"job `lint`: job key `container` is refused: "),
+    (job_key("services", "{}"), r"job `lint`: job key `services` is refused: a task starts"),
+    (job_key("outputs", "{}"), r"job `lint`: job key `outputs` is refused"),
+    (job_key("if", "github.event.pull_request.draft"), r"job `lint`: if: .* is not a github"),
+    (job_key("timeout-minutes", "${{ 5 }}"), r"ci\.yml: cannot read the workflow .*duplicate key"),
+    (job_key("if", "always()\n    if: false"), r"duplicate key `if`"),
+    (step_key("shell", "pwsh"), r"job `lint`: step 3 shell `pwsh` is refused"),
+    (step_key("working-directory", "/srv"), r"job `lint`: step 3 working-directory `/srv` must"),
+    (step_key("if", "hashFiles('uv.lock') != ''"), r"job `lint`: step 3 if: .*`hashFiles`"),
+    (step_key("background", "true"), r"job `lint`: step key `background` is refused"),
+    (step_key("continue-on-error", "${{ github.ref }}"), r"continue-on-error .* must be true"),
+    (windows_runner, r"job `lint`: runs-on `windows-2022` is refused"),
+    (needs_nothing, r"job `docker`: needs `tests`, which is no job of this workflow"),
+    (no_pull_request, r"ci\.yml: `on:` lacks pull_request"),
+    (paths_filter, r"ci\.yml: on.<push\|pull_request> key `paths` is refused"),
+    (scheduled_on_push, r"template-update\.yml: runs on push, but `invoke ci` runs only ci\.yml"),
+    (other_workflow_or_true, r"template-update\.yml: job `template-update`: runs `uv run"),
     (renamed_job, r"ci\.yml: job `types` calls `invoke typecheck`; a CI job and its task share"),
     (removed_task, r"ci\.yml: job `typecheck` calls `invoke typecheck`, no such task"),
-    (uncalled_ci_task, r"task `audit` is marked as a CI job but no job in .*ci\.yml calls it"),
+    (plain_task, r"job `typecheck` calls `invoke typecheck`, which is not a @ci_task"),
+    (uncalled_ci_task, r"task `audit` is a @ci_task of ci\.yml but no job there calls it"),
     (matrix_version_added, r"ci\.yml: job `test` tests Python .*3\.14; pyproject\.toml lists"),
     (classifier_added, r"ci\.yml: job `test` tests Python .*; pyproject\.toml lists .*3\.14"),
+    (setup_uv_python, r"job `test` names Python 3\.12; it must be `\$\{\{ matrix\.python-version"),
+    (python_argument, r"job `test` sets up Python .*3\.12.*: setup-uv's python-version and the"),
     (python_version_file, r"\.python-version: 3\.12; pyproject\.toml's oldest is 3\.13"),
     (requires_python, r"pyproject\.toml: requires-python must be `>=3\.13`"),
     (nox_restated, r"noxfile\.py: Python versions must come from nox\.project\.python_versions"),
@@ -173,10 +329,16 @@ DRIFTS: list[tuple[Drift, str]] = [
     (required_uv, r"pyproject\.toml: \[tool\.uv\] required-version must pin uv exactly"),
     (new_env_var, r"ci\.yml: job `lint` sets STRICTNESS, which task `lint` does not declare"),
     (step_env_var, r"job `typecheck` sets MYPY_FORCE_COLOR, which task `typecheck` does not"),
-    (pre_commit_pinned_elsewhere, r"ruff-pre-commit is pinned to 0\.1\.0; uv\.lock has ruff \d"),
+    (pre_commit_pinned_elsewhere, r"ruff-pre-commit\.git is pinned to 0\.1\.0; uv\.lock has ruff"),
+    (pre_commit_unknown_repo, r"psf/black runs a tool uv\.lock does not pin"),
+    (pre_commit_with_pin, r"hook `mypy` installs mypy 1\.0\.0; uv\.lock has"),
     (pre_commit_unlocked, r"hook `mypy` runs `mypy`; local hooks must run `uv run --locked"),
-    (dockerfile_python, r"Dockerfile: default base image is Python 3\.12; \.python-version says"),
-    (dockerfile_uv, r"Dockerfile: copies uv 0\.13\.8; pyproject\.toml requires 0\.13\.9"),
+    (dockerfile_python, r"Dockerfile:\d+: names Python 3\.12; \.python-version says 3\.13"),
+    (dockerfile_from, r"Dockerfile:\d+: names Python 3\.12; \.python-version says 3\.13"),
+    (dockerfile_uv, r"Dockerfile:\d+: names uv 0\.13\.8; pyproject\.toml requires 0\.13\.9"),
+    (devtasks_edited, r"devtasks/runner\.py: edited; devtasks/ is sealed: instead, change"),
+    (devtasks_added, r"devtasks/extra\.py: added to the sealed devtasks/"),
+    (unknown_setting, r"pyproject\.toml: \[tool\.shipshape\] has unknown key\(s\) fast"),
 ]
 
 
@@ -214,20 +376,27 @@ def test_drift_fails_with_a_message(
     assert "parity: " in output.splitlines()[-1]
 
 
-@pytest.mark.slow
-def test_every_parity_rule_has_a_drift() -> None:
-    rules = {
-        "steps": {extra_run_step, other_command, foreign_action},
-        "tasks": {renamed_job, removed_task, uncalled_ci_task},
-        "python versions": {matrix_version_added, python_version_file, nox_restated},
-        "uv version": {workflow_uv_pin, required_uv},
-        "pre-commit": {pre_commit_pinned_elsewhere, pre_commit_unlocked},
+def test_every_parity_check_has_drifts() -> None:
+    names = {check.name for check in parity_checks.CHECKS}
+    covered = {
+        "workflow model": {or_true, foreign_action, windows_runner, no_pull_request},
+        "tasks": {renamed_job, removed_task, uncalled_ci_task, plain_task},
         "environment": {new_env_var, step_env_var},
+        "versions": {matrix_version_added, setup_uv_python, dockerfile_from, workflow_uv_pin},
+        "pre-commit": {pre_commit_pinned_elsewhere, pre_commit_with_pin, pre_commit_unlocked},
+        "seal": {devtasks_edited, devtasks_added},
     }
+    assert set(covered) == names, "a check without drifts, or a drift table for no check"
     tested = {drift for drift, _ in DRIFTS}
-    for rule, drifts in rules.items():
-        assert drifts <= tested, rule
-    assert len(DRIFTS) >= 10
+    for check, drifts in covered.items():
+        assert drifts <= tested, check
+    refused_job_keys = {
+        rule.key
+        for rule in model.KEY_RULES
+        if rule.level is model.Level.JOB and rule.kind is model.KeyClass.REFUSED
+    }
+    assert {"container", "services", "outputs"} <= refused_job_keys
+    assert len(DRIFTS) >= 40
 
 
 @pytest.mark.slow
@@ -250,7 +419,7 @@ def test_ci_plan_follows_the_workflow_and_picks_up_a_new_job(
     edit(
         project / "tasks.py",
         "\n\nns = Collection(",
-        '\n\n@task\n@ci_job()\ndef audit(c: Context) -> None:\n    """Audit."""\n'
+        '\n\n@ci_task()\ndef audit(c: Context) -> None:\n    """Audit."""\n'
         '    print("audit ran")\n\n\nns = Collection(audit, ',
     )
     code, output = parity(project, synced_project)

@@ -926,13 +926,33 @@ def ordered(jobs: Mapping[str, Job]) -> list[Job]:
     return done
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML as GitHub reads it: a key given twice is an error, not "the last one wins"."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # noqa: FBT001, FBT002 - PyYAML's signature
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key `{key}`", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> object:
+    """A workflow document; duplicate keys are refused, as GitHub refuses them."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read(root: Path, path: Path, config: Config) -> Workflow:
     """Parse one workflow file (path relative to `root`) into the model."""
     reader = _Reader(path, config)
     try:
-        document = yaml.safe_load((root / path).read_text(encoding="utf-8"))
+        document = load_yaml((root / path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        reader.refuse(None, f"cannot read the workflow ({error})")
+        reader.refuse(None, f"cannot read the workflow ({' '.join(str(error).split())})")
         return Workflow(path, frozenset(), {}, None, None, {}, tuple(reader.problems))
     return reader.read(document)
 

@@ -1,0 +1,156 @@
+"""`invoke ci` on a rendered service: JSON results, side-by-side jobs, subdirectories, Ctrl-C.
+
+Slow tier: these run the service's own `invoke ci` (from its own locked environment).
+"""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import copy_project, run, user_environment
+
+pytestmark = pytest.mark.slow
+
+SLOW_JOB = """
+  slow:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    permissions:
+      contents: read
+    steps:
+      - run: uv run --locked invoke slow
+"""
+SLOW_TASK = '''
+
+@ci_task()
+def slow(c: Context) -> None:
+    """Start a grandchild that records its pid, then wait for it (for the Ctrl-C test)."""
+    c.run("sh -c 'echo $$ > slow.pid; exec sleep 600'")
+
+
+ns = Collection(slow, '''
+
+
+@pytest.fixture(scope="module")
+def broken_service(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default service whose own tests fail, so only `test` fails and `docker` is skipped."""
+    project = copy_project(tmp_path_factory.mktemp("broken") / "service")
+    health = project / "tests/test_health.py"
+    health.write_text(
+        health.read_text(encoding="utf-8")
+        + "\n\ndef test_broken() -> None:\n    assert sum([1, 1]) == 3  # lint-clean, and red\n",
+        encoding="utf-8",
+    )
+    run(["uv", "sync", "--locked"], project)
+    return project
+
+
+def ci_json(project: Path, *args: str, cwd: Path | None = None) -> dict[str, Any]:
+    """Run the service's `invoke ci --json`; its stdout is one JSON document."""
+    invoke = str(project / ".venv/bin/invoke")
+    result = run([invoke, "ci", "--json", *args], cwd or project, check=False, timeout=1800)
+    document: dict[str, Any] = json.loads(result.stdout)
+    assert document["exit_code"] == result.returncode, result.stderr[-3000:]
+    return document
+
+
+def results(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(e["job"], e["entry"], e["result"]) for e in document["entries"]]
+
+
+def test_side_by_side_jobs_give_the_serial_results(broken_service: Path) -> None:
+    serial = ci_json(broken_service)
+    parallel = ci_json(broken_service, "--jobs", "2")
+    assert results(serial) == results(parallel)
+    assert serial["exit_code"] == parallel["exit_code"] == 1
+    by_job = {job: result for job, _, result in results(serial)}
+    assert by_job["lint"] == by_job["typecheck"] == "passed"
+    assert by_job["test"] == "FAILED"
+    assert by_job["docker"] == "skipped"
+    docker = next(e for e in serial["entries"] if e["job"] == "docker")
+    assert docker["reason"] == "needs test, which did not succeed"
+    failed = next(e for e in serial["entries"] if e["job"] == "test")
+    assert failed["exit_code"] == 1
+    assert failed["command"].startswith("uv run --locked invoke test --python ")
+
+
+def test_ci_and_parity_work_from_a_subdirectory(broken_service: Path) -> None:
+    invoke = str(broken_service / ".venv/bin/invoke")
+    inside = broken_service / "src"
+    plan = run([invoke, "ci", "--dry-run", "--json"], inside).stdout
+    entries = json.loads(plan)["entries"]
+    assert [e["job"] for e in entries][:3] == ["lint", "typecheck", "test"]
+    assert all(e["cwd"] == str(broken_service) for e in entries)
+    assert "agree" in run([invoke, "parity"], inside).stdout
+
+
+@pytest.fixture
+def slow_service(broken_service: Path, tmp_path: Path) -> Iterator[Path]:
+    """The service with one more job, `slow`, whose task sleeps in a grandchild process."""
+    project = tmp_path / "service"
+    run(["cp", "-a", str(broken_service), str(project)], tmp_path)
+    workflow = project / ".github/workflows/ci.yml"
+    workflow.write_text(
+        workflow.read_text(encoding="utf-8").replace("\njobs:\n", "\njobs:" + SLOW_JOB, 1),
+        encoding="utf-8",
+    )
+    tasks = project / "tasks.py"
+    tasks.write_text(
+        tasks.read_text(encoding="utf-8").replace("\n\nns = Collection(", SLOW_TASK, 1),
+        encoding="utf-8",
+    )
+    yield project
+    pid_file = project / "slow.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for this purpose.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text(encoding="utf-8").split()[2] == "Z")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_stops_every_job_at_once(slow_service: Path, sig: signal.Signals) -> None:
+    invoke = str(slow_service / ".venv/bin/invoke")
+    assert run([invoke, "parity"], slow_service).returncode == 0
+    process = subprocess.Popen(
+        [invoke, "ci", "--jobs", "2"],
+        cwd=slow_service,
+        env=user_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid_file = slow_service / "slow.pid"
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() or not pid_file.read_text(encoding="utf-8").strip():
+        assert time.monotonic() < deadline, "the slow job never started"
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    grandchild = int(pid_file.read_text(encoding="utf-8"))
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stdout + stderr
+    assert "ci: interrupted; every job was stopped" in stderr
+    rows = [line.split() for line in stdout.splitlines() if line.startswith("slow ")]
+    assert rows, stdout
+    assert rows[0][:3] == ["slow", "-", "cancelled"], stdout
+    deadline = time.monotonic() + 15
+    while alive(grandchild):
+        assert time.monotonic() < deadline, f"pid {grandchild} outlived invoke ci"
+        time.sleep(0.1)
