@@ -73,6 +73,22 @@ def test_an_action_in_a_subfolder_maps_its_repository() -> None:
     assert (stand_in.directory / stand_in.path / "action.yml").is_file()
 
 
+def test_the_commented_app_token_step_of_template_update_maps() -> None:
+    # template-update.yml.jinja carries it commented out, for teams to enable.
+    uses = "actions/create-github-app-token@1b10c78c7865c340bc4f6099eb2f838309f1e8c3"
+    step = {
+        "uses": uses,
+        "with": {
+            "client-id": "${{ vars.TEMPLATE_UPDATE_APP_CLIENT_ID }}",
+            "private-key": "${{ secrets.TEMPLATE_UPDATE_APP_PRIVATE_KEY }}",
+            "permission-contents": "write",
+            "permission-pull-requests": "write",
+            "permission-workflows": "write",
+        },
+    }
+    assert stand_ins(workflow(step))[uses].repository == "actions/create-github-app-token"
+
+
 def test_an_action_without_a_stand_in_is_named() -> None:
     with pytest.raises(ActHarnessError, match=r"no stand-in for acme/deploy@v1 \(step 1 of job"):
         stand_ins(workflow({"run": "true"}, {"uses": "acme/deploy@v1"}))
