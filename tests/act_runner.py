@@ -58,7 +58,8 @@ behaviour observed running 0.2.89):
 - One result per job, not per entry: `setJobResult` (pkg/runner/job_executor.go) keeps a
   sibling's earlier `failure`, so an entry that passed after a sibling failed logs
   `jobResult: failure` (observed). This module therefore counts an entry failed only when
-  act logged a job-failing error for that entry, and uses `jobResult` for the rest.
+  act logged a failing error on the entry's own lines (a step's, not one inside a composite
+  action, whose step may continue on error), and uses `jobResult` for the rest.
 - `continue-on-error` on a step: the step's line says `stepResult: failure` (the outcome),
   act logs `Failed but continue next step`, logs no error, and the job goes on; its exit
   code is lost (`StepRun.exit_code` is None, `continued_on_error` True). On a job, the key
@@ -526,8 +527,14 @@ def _records(stdout: str) -> Iterator[dict[str, Any]]:
 
 
 def _fails_job(record: Mapping[str, Any]) -> bool:
-    """An error that failed its job (a workflow command's `::error::` fails nothing)."""
+    """An error that failed its step (a workflow command's `::error::` fails nothing)."""
     return record["level"] == "error" and "command" not in record and not record.get("raw_output")
+
+
+def _fails_entry(record: Mapping[str, Any]) -> bool:
+    """An error that failed its job entry: not one inside a composite action, whose step may
+    have continued on error (a failing composite step logs its own error too)."""
+    return _fails_job(record) and len(record.get("stepID") or []) <= 1
 
 
 def _act_result(value: object, where: str) -> Result:
@@ -581,7 +588,7 @@ def parse_log(stdout: str) -> tuple[JobRun, ...]:
             message = f"act reported no result for {where} (an unmapped runs-on label?)"
             raise ActHarnessError(message)
         result = _act_result(reported[-1], where)
-        failed_here = any(_fails_job(r) for r in records)
+        failed_here = any(_fails_entry(r) for r in records)
         if result is Result.FAILED and not failed_here:
             # act keeps one result per job: a sibling entry's failure, not this entry's.
             if not matrix:

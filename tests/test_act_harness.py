@@ -157,12 +157,16 @@ def test_an_entry_fails_only_for_its_own_error() -> None:
 
 
 def test_a_step_that_continued_on_error_keeps_its_outcome() -> None:
-    where = {"stepID": ["soft"], "stage": "Main", "step": "exit 3"}
+    # A composite action's step failed inside it; a sibling entry failed the job's result.
+    entry = {"n": 2}
+    where = {"stepID": ["soft"], "stage": "Main", "step": "acme/setup@v1"}
+    inside = {**where, "stepID": ["soft", "0"], "step": "exit 3"}
     log = [
-        record("lint", {}, "Failed but continue next step", **where),
-        record("lint", {}, "Failure", stepResult="failure", **where),
-        record("lint", {}, "::error::annotated", level="error", command="error", **where),
-        record("lint", {}, "Job succeeded", jobResult="success"),
+        record("lint", entry, "exit status 3", level="error", **inside),
+        record("lint", entry, "Failed but continue next step", **where),
+        record("lint", entry, "Failure", stepResult="failure", **where),
+        record("lint", entry, "::error::annotated", level="error", command="error", **where),
+        record("lint", entry, "Job failed", jobResult="failure"),
     ]
     (job,) = parse_log("\n".join(log))
     (step,) = job.steps
