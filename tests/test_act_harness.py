@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from act_runner import (
     STAND_INS,
     ActHarnessError,
@@ -21,7 +22,6 @@ from act_runner import (
     runner_labels,
     stand_ins,
 )
-
 from containers import base_image
 from helpers import ROOT, copy_project, git_commit, git_init, questions, run
 
