@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from devtasks import parity as parity_check
-from devtasks import plan, runner, seal
+from devtasks import plan, runner, seal, update
 from devtasks.jobs import ci_task, docker_missing, lint_python_and_github, require_python, run
 from invoke.collection import Collection
 from invoke.context import Context
@@ -31,7 +31,8 @@ CURRENT_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 @ci_task()
 def lint(c: Context) -> None:
-    """Lint the template repo's code and workflows, and check its parity with CI."""
+    """Lint the template repo's code and workflows, check its parity with CI, find conflicts."""
+    update.check_no_conflict_markers(ROOT)
     lint_python_and_github(c)
     parity(c)
 

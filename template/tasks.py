@@ -28,7 +28,8 @@ os.chdir(ROOT)
 
 @ci_task()
 def lint(c: Context) -> None:
-    """Lint code, workflows and the Dockerfile, and check parity with CI."""
+    """Lint code, workflows and the Dockerfile, check parity with CI and that no conflict is left."""
+    update.check_no_conflict_markers(ROOT)
     lint_python_and_github(c)
     if Path("Dockerfile").exists():
         run(c, "hadolint", "Dockerfile")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from devtasks import seal
 
 from helpers import ROOT, copy_project, questions, run
 
@@ -124,3 +125,7 @@ def test_template_repo_python_versions_agree() -> None:
 def test_template_repo_obeys_parity() -> None:
     result = run(["uv", "run", "--locked", "invoke", "parity"], ROOT)
     assert "the workflows and the local tasks agree" in result.stdout
+
+
+def test_the_devtasks_seal_is_current() -> None:
+    assert seal.check() == [], "template/devtasks changed: run `uv run invoke seal`"

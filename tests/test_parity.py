@@ -304,6 +304,7 @@ DRIFTS: list[tuple[Drift, str]] = [
     (step_key("working-directory", "/srv"), r"job `lint`: step 3 working-directory `/srv` must"),
     (step_key("if", "hashFiles('uv.lock') != ''"), r"job `lint`: step 3 if: .*`hashFiles`"),
     (step_key("background", "true"), r"job `lint`: step key `background` is refused"),
+    (step_key("if", "github.event_name == 'push'"), r"job `lint`: the task step has an `if:`"),
     (step_key("continue-on-error", "${{ github.ref }}"), r"continue-on-error .* must be true"),
     (windows_runner, r"job `lint`: runs-on `windows-2022` is refused"),
     (needs_nothing, r"job `docker`: needs `tests`, which is no job of this workflow"),
@@ -428,3 +429,33 @@ def test_ci_plan_follows_the_workflow_and_picks_up_a_new_job(
     assert "audit\t-\tuv run --locked invoke audit" in after
     order = [line.split("\t")[0] for line in after]
     assert order.index("lint") < order.index("audit")
+
+
+def recipe_block(readme: str, name: str) -> str:
+    """The fenced block under `<!-- recipe:add-a-job:<name> -->` in the service's README."""
+    marker = f"<!-- recipe:add-a-job:{name} -->\n```"
+    assert marker in readme, f"the README has no {name} block for adding a job"
+    block = readme.split(marker, 1)[1].split("\n", 1)[1]
+    return block.split("\n```", 1)[0] + "\n"
+
+
+@pytest.mark.slow
+def test_the_readme_recipe_for_a_new_job_works_verbatim(
+    tmp_path: Path, synced_project: Path
+) -> None:
+    project = tmp_path / "service"
+    shutil.copytree(synced_project, project, ignore=shutil.ignore_patterns(".venv", ".git"))
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    task = recipe_block(readme, "tasks.py")
+    edit(
+        project / "tasks.py",
+        "\n\nns = Collection(\n",
+        f"\n\n{task}\n\nns = Collection(\n    audit,\n",
+    )
+    edit(workflow(project), "\njobs:\n", "\njobs:\n" + recipe_block(readme, "ci.yml") + "\n")
+    code, output = parity(project, synced_project)
+    assert code == 0, output
+    invoke = str(synced_project / ".venv/bin/invoke")
+    plan = run([invoke, "ci", "--dry-run"], project).stdout.splitlines()
+    assert "audit\t-\tuv run --locked invoke audit" in plan
+    assert run([invoke, "audit"], project).returncode == 0

@@ -60,14 +60,6 @@ def test_the_workflow_is_setup_then_one_task_step(default_project: Path) -> None
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "devtasks/model.py: the create-github-app-token rule must know the inputs client-id "
-        "and permission-{contents,pull-requests,workflows}, and env of non-CI workflows must "
-        "read steps.<id>.outputs.token"
-    ),
-)
 def test_enabling_the_app_token_passes_the_service_checks(tmp_path: Path) -> None:
     service = copy_project(tmp_path / "service")
     workflow = service / WORKFLOW

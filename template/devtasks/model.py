@@ -246,7 +246,16 @@ ACTIONS: tuple[ActionRule, ...] = (
     ActionRule(
         "actions/create-github-app-token",
         Role.SETUP,
-        {"app-id": INERT, "private-key": INERT, "owner": INERT, "repositories": INERT},
+        {
+            "app-id": INERT,
+            "client-id": INERT,
+            "private-key": INERT,
+            "owner": INERT,
+            "repositories": INERT,
+            "permission-contents": INERT,
+            "permission-pull-requests": INERT,
+            "permission-workflows": INERT,
+        },
         "a token for the task; locally your own",
     ),
     ActionRule(
@@ -559,7 +568,11 @@ class _Reader:
 
     def env(self, value: object, job: str | None, where: str, *, ci: bool) -> dict[str, str]:
         env = self.string_map(value, job, where)
-        readable = frozenset({"matrix"}) if ci else frozenset({"matrix", "secrets", "github"})
+        # Jobs of other workflows never run locally: they may read secrets and step outputs
+        # (a token from a setup step, say); ci.yml's only vary by matrix.
+        readable = (
+            frozenset({"matrix"}) if ci else frozenset({"matrix", "secrets", "github", "steps"})
+        )
         for name, text in env.items():
             self.expression_check(text, job, f"{where} {name}", readable=readable)
         return env
@@ -763,6 +776,12 @@ class _Reader:
             if step.uses is None:
                 continue
             self.action_check(job, step, after_task=step.index > task_index)
+        if job.task_step is not None and job.task_step.if_ is not None:
+            self.refuse(
+                job.id,
+                "the task step has an `if:`; when false, the job would run nothing and pass: "
+                "put the condition on the job (`if:` there), so it is reported skipped",
+            )
         run = job.task_step.run if job.task_step is not None else None
         if run is not None:
             readable = frozenset({"matrix"})

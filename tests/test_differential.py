@@ -1,0 +1,286 @@
+"""`invoke ci` against an independent runner: nektos/act runs the same workflows, offline.
+
+For a service whose code is broken so that only its tests fail, and for each workflow edit a
+team might make, either parity refuses the edit (and `invoke ci` reports the job FAILED,
+never passed), or act and `invoke ci` agree on the entries run, each entry's result, the
+command each ran with its exit code, and the run's exit code.
+
+Keys act's self-hosted mode does not emulate (act_runner.ACT_SELF_HOSTED_IGNORES: job
+timeout-minutes and continue-on-error, fail-fast, services, container, runs-on OSes,
+custom shells) are not compared here: agreeing with a runner that ignores a key proves
+nothing. Parity refuses the ones `invoke ci` cannot mirror; the mirrored ones are tested
+against GitHub's documented behaviour in test_workflow_model.py and test_ci_runner.py.
+The image jobs need the tests, so they are skipped in both runners, as the broken tests fail.
+"""
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from act_runner import ActRun, Result, run_act
+from helpers import copy_project, git_commit, run
+
+pytestmark = pytest.mark.slow
+
+Workflow = dict[Any, Any]
+Edit = Callable[[Workflow], None]
+SHA = "ea165f8d65b6e75b540449e92b4886f43607fa02"  # the pin of upload-artifact the template uses
+UPLOAD = f"actions/upload-artifact@{SHA}"
+# invoke ci's result -> act's: a failure allowed by continue-on-error concludes as success.
+AS_ACT = {
+    "passed": Result.PASSED,
+    "failed-allowed": Result.PASSED,
+    "FAILED": Result.FAILED,
+    "skipped": Result.SKIPPED,
+}
+
+
+def steps(workflow: Workflow, job: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = workflow["jobs"][job]["steps"]
+    return found
+
+
+def task_step(workflow: Workflow, job: str) -> dict[str, Any]:
+    return next(step for step in steps(workflow, job) if "run" in step)
+
+
+def lint_runs_only_on_push(w: Workflow) -> None:
+    w["jobs"]["lint"]["if"] = "github.event_name == 'push'"
+
+
+def typecheck_always_after_test(w: Workflow) -> None:
+    w["jobs"]["typecheck"]["needs"] = ["test"]
+    w["jobs"]["typecheck"]["if"] = "always()"
+
+
+def task_step_continues_on_error(w: Workflow) -> None:
+    task_step(w, "test")["continue-on-error"] = True
+    # The tests now conclude as a success; keep the image jobs out of this comparison.
+    w["jobs"]["docker"]["if"] = "github.event_name == 'push'"
+
+
+def workflow_env_and_run_defaults(w: Workflow) -> None:
+    w["env"] = {"CI": "true"}
+    w["defaults"] = {"run": {"shell": "bash", "working-directory": "src"}}
+
+
+def step_working_directory(w: Workflow) -> None:
+    task_step(w, "typecheck")["working-directory"] = "tests"
+    task_step(w, "typecheck")["shell"] = "bash"
+
+
+def step_timeout(w: Workflow) -> None:
+    task_step(w, "lint")["timeout-minutes"] = 15
+
+
+def matrix_axis_and_exclude(w: Workflow) -> None:
+    matrix = w["jobs"]["test"]["strategy"]["matrix"]
+    matrix["flavor"] = ["plain", "extra", "other"]
+    matrix["exclude"] = [{"flavor": "other"}]
+
+
+def matrix_include_extends(w: Workflow) -> None:
+    w["jobs"]["test"]["strategy"]["matrix"]["include"] = [{"label": "fast"}]
+    w["jobs"]["test"]["strategy"]["max-parallel"] = 1
+
+
+def matrix_continue_on_error_expression(w: Workflow) -> None:
+    matrix = w["jobs"]["test"]["strategy"]["matrix"]
+    matrix["experimental"] = [True, False]
+    task_step(w, "test")["continue-on-error"] = "${{ matrix.experimental }}"
+
+
+def missing_artifact_fails(w: Workflow) -> None:
+    steps(w, "lint").append(
+        {
+            "uses": UPLOAD,
+            "if": "always()",
+            "with": {"name": "nothing", "path": "no-such-dir/", "if-no-files-found": "error"},
+        }
+    )
+
+
+def missing_artifact_warns(w: Workflow) -> None:
+    steps(w, "typecheck").append(
+        {"uses": UPLOAD, "with": {"name": "nothing", "path": "no-such-dir/"}}
+    )
+
+
+def artifact_only_on_failure(w: Workflow) -> None:
+    steps(w, "lint").append(
+        {
+            "uses": UPLOAD,
+            "if": "failure()",
+            "with": {"name": "x", "path": "no-such-dir/", "if-no-files-found": "error"},
+        }
+    )
+
+
+def labels_and_metadata(w: Workflow) -> None:
+    w["name"] = "Renamed CI"
+    w["run-name"] = "A run"
+    w["jobs"]["lint"]["name"] = "Lint everything"
+    task_step(w, "lint")["name"] = "Run the lint task"
+    task_step(w, "lint")["id"] = "lint-task"
+    w["jobs"]["test"]["concurrency"] = {"group": "tests", "cancel-in-progress": False}
+    w["jobs"]["typecheck"]["permissions"] = {"contents": "read", "checks": "write"}
+
+
+def other_linux_runners(w: Workflow) -> None:
+    w["jobs"]["lint"]["runs-on"] = "ubuntu-22.04"
+    w["jobs"]["typecheck"]["runs-on"] = ["ubuntu-latest"]
+
+
+def needs_chain(w: Workflow) -> None:
+    w["jobs"]["test"]["needs"] = ["lint"]
+    w["jobs"]["typecheck"]["needs"] = "lint"
+
+
+def condition_on_refs(w: Workflow) -> None:
+    w["jobs"]["lint"]["if"] = "github.event_name == 'pull_request' && contains(github.ref, 'pull')"
+    w["jobs"]["typecheck"]["if"] = "startsWith(github.ref, 'refs/tags/')"
+
+
+# Each variant combines edits to different jobs, so one pair of runs checks several edits.
+VARIANTS: dict[str, tuple[Edit, ...]] = {
+    "clean": (),
+    "conditions": (lint_runs_only_on_push, typecheck_always_after_test),
+    "continue-on-error": (task_step_continues_on_error, step_timeout, labels_and_metadata),
+    "defaults-and-directories": (workflow_env_and_run_defaults, step_working_directory),
+    "matrix-exclude": (matrix_axis_and_exclude, other_linux_runners),
+    "matrix-include": (matrix_include_extends, needs_chain),
+    "matrix-expression": (matrix_continue_on_error_expression, missing_artifact_fails),
+    "artifacts": (missing_artifact_warns, artifact_only_on_failure, condition_on_refs),
+}
+EVENTS = dict.fromkeys(VARIANTS, "pull_request") | {"clean-push": "push"}
+VARIANTS["clean-push"] = ()
+
+
+@pytest.fixture(scope="module")
+def broken_service(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A default service, committed, whose own tests fail (so the image jobs are skipped)."""
+    project = copy_project(tmp_path_factory.mktemp("differential") / "service")
+    health = project / "tests/test_health.py"
+    health.write_text(
+        health.read_text(encoding="utf-8")
+        + "\n\ndef test_broken() -> None:\n    assert sum([1, 1]) == 3  # lint-clean, and red\n",
+        encoding="utf-8",
+    )
+    git_commit(project, "Tests that fail")
+    run(["uv", "sync", "--locked"], project)
+    return project
+
+
+def variant(source: Path, destination: Path, edits: tuple[Edit, ...]) -> Path:
+    """A committed copy of the service with the edits made to its ci.yml, comments kept."""
+    shutil.copytree(source, destination, symlinks=True)
+    path = destination / ".github/workflows/ci.yml"
+    yaml = YAML()  # round-trip: comments (zizmor's ignores among them) survive the edit
+    yaml.width = 4096
+    workflow = yaml.load(path.read_text(encoding="utf-8"))
+    for edit in edits:
+        edit(workflow)
+    with path.open("w", encoding="utf-8") as stream:
+        yaml.dump(workflow, stream)
+    git_commit(destination, "A workflow edit")
+    return destination
+
+
+def invoke_ci(project: Path, event: str) -> dict[str, Any]:
+    invoke = str(project / ".venv/bin/invoke")
+    result = run([invoke, "ci", "--json", "--event", event], project, check=False, timeout=1800)
+    document: dict[str, Any] = json.loads(result.stdout)
+    assert document["exit_code"] == result.returncode
+    return document
+
+
+def compare(ours: dict[str, Any], act: ActRun) -> list[str]:
+    """Every disagreement between the two runs, one line each."""
+    problems = []
+    act_entries = {
+        (
+            job.job_id,
+            json.dumps(
+                {
+                    k: str(v) if not isinstance(v, bool) else str(v).lower()
+                    for k, v in job.matrix.items()
+                },
+                sort_keys=True,
+            ),
+        ): job
+        for job in act.jobs
+    }
+    ours_keys = set()
+    for entry in ours["entries"]:
+        key = (entry["job"], json.dumps(entry["matrix"], sort_keys=True))
+        ours_keys.add(key)
+        theirs = act_entries.get(key)
+        if theirs is None:
+            problems.append(f"{key}: act ran no such entry")
+            continue
+        if AS_ACT[entry["result"]] is not theirs.result:
+            problems.append(f"{key}: invoke ci {entry['result']}, act {theirs.result.value}")
+        if entry["result"] in {"passed", "FAILED", "failed-allowed"}:
+            commands = [(c.strip(), code) for c, code in theirs.commands]
+            if not commands or commands[0][0] != entry["command"]:
+                problems.append(f"{key}: invoke ci ran {entry['command']!r}, act {commands}")
+            elif commands[0][1] is not None and commands[0][1] != entry["exit_code"]:
+                problems.append(
+                    f"{key}: exit code {entry['exit_code']} here, {commands[0][1]} under act"
+                )
+    problems += [f"{key}: only act ran it" for key in set(act_entries) - ours_keys]
+    if ours["exit_code"] != act.exit_code:
+        problems.append(f"exit code: invoke ci {ours['exit_code']}, act {act.exit_code}")
+    return problems
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_act_and_invoke_ci_agree(broken_service: Path, tmp_path: Path, name: str) -> None:
+    project = variant(broken_service, tmp_path / "service", VARIANTS[name])
+    invoke = str(project / ".venv/bin/invoke")
+    parity = run([invoke, "parity"], project, check=False)
+    assert parity.returncode == 0, f"parity refused the {name} edits:\n{parity.stderr}"
+    event = EVENTS[name]
+    ours = invoke_ci(project, event)
+    act = run_act(project, event=event, timeout=900)
+    problems = compare(ours, act)
+    assert not problems, "\n".join([*problems, json.dumps(ours, indent=1), act.summary()])
+    results = {entry["result"] for entry in ours["entries"]}
+    assert "FAILED" in results or "failed-allowed" in results, "the broken tests must show"
+
+
+REFUSED_EDITS: dict[str, tuple[Edit, str]] = {
+    "or-true": (
+        lambda w: task_step(w, "lint").update(run="uv run --locked invoke lint || true"),
+        "lint",
+    ),
+    "services": (lambda w: w["jobs"]["test"].update(services={"db": {"image": "x"}}), "test"),
+    "container": (lambda w: w["jobs"]["typecheck"].update(container="debian:12"), "typecheck"),
+    "pwsh": (lambda w: task_step(w, "lint").update({"shell": "pwsh"}), "lint"),
+    # Found by this test: act skipped the step and passed the job, which ran nothing.
+    "task-step-if": (
+        lambda w: task_step(w, "typecheck").update({"if": "github.event_name == 'push'"}),
+        "typecheck",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED_EDITS))
+def test_a_refused_edit_is_a_failed_job_never_a_pass(
+    broken_service: Path, tmp_path: Path, name: str
+) -> None:
+    edit, job = REFUSED_EDITS[name]
+    project = variant(broken_service, tmp_path / "service", (edit,))
+    invoke = str(project / ".venv/bin/invoke")
+    parity = run([invoke, "parity"], project, check=False)
+    assert parity.returncode == 1
+    ours = invoke_ci(project, "pull_request")
+    entry = next(e for e in ours["entries"] if e["job"] == job)
+    assert entry["result"] == "FAILED", entry
+    assert entry["reason"] in parity.stderr, (entry, parity.stderr)
+    assert ours["exit_code"] == 1
