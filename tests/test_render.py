@@ -2,6 +2,7 @@
 
 import re
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,9 @@ def test_answers_file_records_answers_and_not_derived_values(default_project: Pa
     assert answers["_src_path"]
     assert answers["_commit"]
     assert set(asked_questions()) <= set(answers)
-    for derived in ["python_versions", "debian_release", "uv_version", "reserved_package_names"]:
+    hidden = [name for name, question in questions().items() if question.get("when") is False]
+    assert "name_max_length" in hidden
+    for derived in hidden:
         assert derived not in answers
 
 
@@ -127,6 +130,21 @@ def test_custom_names_flow_everywhere(tmp_path: Path) -> None:
     assert (project / "src" / "billing_api" / "app.py").is_file()
     pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
     assert 'name = "billing-api"' in pyproject
+    assert 'module-name = "billing_api"' in pyproject
     settings = (project / "src" / "billing_api" / "settings.py").read_text(encoding="utf-8")
     assert 'env_prefix="BILLING_API_"' in settings
     assert re.search(r"default=9123\b", settings)
+
+
+def test_an_explicit_package_name_is_what_gets_built(tmp_path: Path) -> None:
+    project = copy_project(
+        tmp_path / "svc", project_name="Billing API", package_name="ledger", git=False
+    )
+    assert sorted(path.name for path in (project / "src").iterdir()) == ["ledger"]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["tool"]["uv"]["build-backend"]["module-name"] == "ledger"
+    assert pyproject["project"]["scripts"] == {"billing-api": "ledger.__main__:main"}
+    run(["uv", "build", "--wheel", "--quiet", "--out-dir", "dist"], project)
+    wheel = project / "dist" / "billing_api-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as built:
+        assert "ledger/__init__.py" in built.namelist()
