@@ -154,3 +154,39 @@ def test_an_interrupt_stops_every_job_at_once(slow_service: Path, sig: signal.Si
     while alive(grandchild):
         assert time.monotonic() < deadline, f"pid {grandchild} outlived invoke ci"
         time.sleep(0.1)
+
+
+def test_a_job_timeout_stops_the_job_and_fails_it(slow_service: Path) -> None:
+    # act ignores a job's timeout-minutes (act_runner.ACT_SELF_HOSTED_IGNORES): GitHub's rule
+    # is that the job is cancelled and fails, and its processes are stopped.
+    workflow = slow_service / ".github/workflows/ci.yml"
+    text = workflow.read_text(encoding="utf-8")
+    workflow.write_text(text.replace("timeout-minutes: 5\n", "timeout-minutes: 0.05\n", 1), "utf-8")
+    document = ci_json(slow_service)
+    slow = next(e for e in document["entries"] if e["job"] == "slow")
+    assert slow["result"] == "FAILED", slow
+    assert slow["reason"] == "timed out after 0.05 minute(s)"
+    assert 3 <= slow["seconds"] < 15, slow
+    grandchild = int((slow_service / "slow.pid").read_text(encoding="utf-8"))
+    assert not alive(grandchild)
+
+
+def test_a_job_allowed_to_fail_does_not_fail_the_run(broken_service: Path, tmp_path: Path) -> None:
+    # act has no job-level continue-on-error either; GitHub: the run and the needs succeed.
+    project = tmp_path / "service"
+    run(["cp", "-a", str(broken_service), str(project)], tmp_path)
+    workflow = project / ".github/workflows/ci.yml"
+    text = workflow.read_text(encoding="utf-8")
+    text = text.replace(
+        "  test:\n    runs-on:", "  test:\n    continue-on-error: true\n    runs-on:"
+    )
+    text = text.replace(
+        "  docker:\n    needs:", "  docker:\n    if: github.event_name == 'push'\n    needs:"
+    )
+    workflow.write_text(text, encoding="utf-8")
+    document = ci_json(project)
+    by_job = {e["job"]: e for e in document["entries"]}
+    assert by_job["test"]["result"] == "failed-allowed", by_job["test"]
+    assert by_job["test"]["reason"] == "continue-on-error: exit code 1"
+    assert by_job["docker"]["result"] == "skipped"
+    assert document["exit_code"] == 0, json.dumps(document["entries"], indent=1)
