@@ -17,6 +17,7 @@ from invoke.tasks import task
 # longer to import than `invoke parity` takes to run.
 from devtasks import config, plan, runner, update
 from devtasks import parity as parity_check
+from devtasks import security as security_checks
 from devtasks.jobs import ci_task, lint_python_and_github, require_python, run
 
 ROOT = Path(__file__).resolve().parent
@@ -48,6 +49,12 @@ def test(c: Context, python: str = CURRENT_PYTHON) -> None:
     require_python(python)
     REPORTS.mkdir(exist_ok=True)
     run(c, "nox", "--session", f"tests-{python}")
+
+
+@ci_task()
+def security(_: Context) -> None:
+    """Audit uv.lock against OSV and scan the repository for secrets and misconfiguration."""
+    security_checks.run_job(ROOT, config.load(ROOT))
 
 
 @ci_task(help={"image": "Repository to tag (default: [tool.shipshape] image)"})
@@ -153,6 +160,7 @@ ns = Collection(
     lint,
     typecheck,
     test,
+    security,
     docker,
     publish,
     compose_config,

@@ -4,6 +4,7 @@ devtasks/ is sealed (see `seal.py`); this table, and tasks of the service's own 
 `tasks.py`, are where a team changes how CI and `invoke ci` behave.
 """
 
+import datetime as dt
 import re
 import tomllib
 from collections.abc import Mapping
@@ -25,6 +26,34 @@ class ConfigError(ValueError):
     """`[tool.shipshape]` holds a key or a value this version does not understand."""
 
 
+OSV_URL = "https://api.osv.dev"
+FINDING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A finding the team accepts for now: its id, why, and the last day the exception holds."""
+
+    id: str
+    reason: str
+    expires: dt.date
+
+    def expired(self, today: dt.date) -> bool:
+        """Whether the exception has run out (it holds through its `expires` day)."""
+        return today > self.expires
+
+
+@dataclass(frozen=True)
+class Security:
+    """`[tool.shipshape.security]`: where the scanners look things up, and what they ignore."""
+
+    # The OSV-compatible vulnerability service `uv audit` queries (a mirror, air-gapped).
+    osv_url: str = OSV_URL
+    # Where Trivy downloads its vulnerability database (an OCI repository); empty: Trivy's own.
+    trivy_db_repository: str = ""
+    ignore: tuple[Ignored, ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     """The service's `[tool.shipshape]` table, with defaults for what it leaves out."""
@@ -37,6 +66,7 @@ class Config:
     setup_actions: tuple[str, ...] = ()
     # Extra actions that publish a task's files after its task step: action -> path input.
     post_actions: Mapping[str, str] = field(default_factory=dict)
+    security: Security = field(default_factory=Security)
 
     @property
     def all_post_actions(self) -> dict[str, str]:
@@ -61,6 +91,68 @@ def _strings(value: object, key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+SECURITY = "[tool.shipshape.security]"
+
+
+def _ignored(entry: object, index: int) -> Ignored:
+    where = f"{SECURITY} ignore entry {index + 1}"
+    if not isinstance(entry, dict):
+        msg = f'{where} must be a table: {{ id = "...", reason = "...", expires = 2026-12-31 }}'
+        raise ConfigError(msg)
+    unknown = sorted(set(entry) - {"id", "reason", "expires"})
+    if unknown:
+        msg = f"{where} has unknown key(s) {', '.join(unknown)}; known: expires, id, reason"
+        raise ConfigError(msg)
+    finding, reason, expires = entry.get("id"), entry.get("reason"), entry.get("expires")
+    if not isinstance(finding, str) or not FINDING_ID.match(finding):
+        msg = f"{where}: id must name an advisory or a check (GHSA-..., CVE-..., DS-0002)"
+        raise ConfigError(msg)
+    if not isinstance(reason, str) or not reason.strip():
+        msg = f"{where} ({finding}): reason must say why it is accepted"
+        raise ConfigError(msg)
+    if isinstance(expires, str):
+        try:
+            expires = dt.date.fromisoformat(expires)
+        except ValueError:
+            expires = None
+    if isinstance(expires, dt.datetime) or not isinstance(expires, dt.date):
+        msg = f"{where} ({finding}): expires must be a date, YYYY-MM-DD"
+        raise ConfigError(msg)
+    return Ignored(id=finding, reason=reason.strip(), expires=expires)
+
+
+def _security(table: object) -> Security:
+    if not isinstance(table, dict):
+        msg = f"{SECURITY} must be a table"
+        raise ConfigError(msg)
+    known = ["ignore", "osv-url", "trivy-db-repository"]
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        msg = f"{SECURITY} has unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        raise ConfigError(msg)
+    osv_url = table.get("osv-url", OSV_URL)
+    if not isinstance(osv_url, str) or not re.fullmatch(r"https?://[^\s/]+(/\S*)?", osv_url):
+        msg = f"{SECURITY} osv-url must be the http(s) URL of an OSV API"
+        raise ConfigError(msg)
+    repository = table.get("trivy-db-repository", "")
+    if not isinstance(repository, str) or (
+        repository and not re.fullmatch(r"[a-z0-9._/:@-]+", repository)
+    ):
+        msg = f"{SECURITY} trivy-db-repository must be an OCI repository, e.g. ghcr.io/org/trivy-db"
+        raise ConfigError(msg)
+    entries = table.get("ignore", [])
+    if not isinstance(entries, list):
+        msg = f"{SECURITY} ignore must be a list of tables"
+        raise ConfigError(msg)
+    ignored = tuple(_ignored(entry, index) for index, entry in enumerate(entries))
+    ids = [entry.id for entry in ignored]
+    twice = sorted({finding for finding in ids if ids.count(finding) > 1})
+    if twice:
+        msg = f"{SECURITY} ignore lists {', '.join(twice)} more than once"
+        raise ConfigError(msg)
+    return Security(osv_url=osv_url.rstrip("/"), trivy_db_repository=repository, ignore=ignored)
+
+
 def _parse(table: Mapping[str, Any]) -> Config:
     known = {
         "default-branch",
@@ -69,6 +161,7 @@ def _parse(table: Mapping[str, Any]) -> Config:
         "probe-timeout-seconds",
         "setup-actions",
         "post-actions",
+        "security",
     }
     unknown = sorted(set(table) - known)
     if unknown:
@@ -115,7 +208,13 @@ def _parse(table: Mapping[str, Any]) -> Config:
         probe_timeout_seconds=float(timeout),
         setup_actions=setup,
         post_actions=dict(post),
+        security=_security(table.get("security", {})),
     )
+
+
+def load_table(table: Mapping[str, Any]) -> Config:
+    """The settings a `[tool.shipshape]` table, already parsed from TOML, describes."""
+    return _parse(table)
 
 
 def load(root: Path) -> Config:

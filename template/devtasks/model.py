@@ -259,6 +259,20 @@ ACTIONS: tuple[ActionRule, ...] = (
         "a token for the task; locally your own",
     ),
     ActionRule(
+        "aquasecurity/setup-trivy",
+        Role.SETUP,
+        {"version": INERT, "cache": INERT},
+        "Trivy at the pinned version, for the security and image scans; locally the Trivy on "
+        "PATH (`invoke security` names it when it is missing)",
+    ),
+    ActionRule(
+        "sigstore/cosign-installer",
+        Role.SETUP,
+        {"cosign-release": INERT},
+        "cosign, for keyless signing of published images; locally publishing signs nothing",
+        needs_docker=True,
+    ),
+    ActionRule(
         "actions/upload-artifact",
         Role.POST,
         {
