@@ -5,6 +5,7 @@ The job graph lives in `.github/workflows/ci.yml` only; `invoke ci` reads it, an
 prints what it holds). Add a job: a `@ci_task` here plus a job in ci.yml calling it.
 """
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ os.chdir(ROOT)
 
 @ci_task()
 def lint(c: Context) -> None:
-    """Lint code, workflows and the Dockerfile, check parity with CI and that no conflict is left."""
+    """Lint code, workflows and the Dockerfile; check parity with CI and leftover conflicts."""
     update.check_no_conflict_markers(ROOT)
     lint_python_and_github(c)
     if Path("Dockerfile").exists():
@@ -127,7 +128,9 @@ def ci(  # noqa: PLR0913, PLR0917 - one parameter per flag
     if in_container:
         from devtasks import container  # noqa: PLC0415 - Docker tasks only
 
-        place = container.ci_image_place()
+        # With --json, stdout carries the results document only.
+        with contextlib.redirect_stdout(sys.stderr if json else sys.stdout):
+            place = container.ci_image_place()
     runner.run_ci(
         ROOT,
         event_name=event,

@@ -1,10 +1,11 @@
 """`invoke ci --in-container`: a service's CI jobs run inside its own `ci` image."""
 
-import re
+import json
 import sys
 from pathlib import Path
 
 import pytest
+from devtasks import dockerfile
 
 from helpers import ROOT, copy_project, questions, run
 
@@ -23,15 +24,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = copy_project(
         tmp_path_factory.mktemp("in-container") / "boxed-service", project_name="Boxed Service"
     )
-    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
-    found = re.search(r"^ARG PYTHON_IMAGE=(\S+)", dockerfile, re.MULTILINE)
-    assert found is not None
+    base = dockerfile.read(project).require_base_image()
     try:
-        base_images.ensure_base_images(
-            UV_VERSION, [found.group(1), f"ghcr.io/astral-sh/uv:{UV_VERSION}"]
-        )
+        base_images.ensure_base_images(UV_VERSION, [base, f"ghcr.io/astral-sh/uv:{UV_VERSION}"])
     except base_images.HarnessError as error:
-        pytest.skip(f"{found.group(1)} cannot be made here: {error}")
+        pytest.skip(f"{base} cannot be made here: {error}")
     return project
 
 
@@ -39,7 +36,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_ci_jobs_run_inside_the_ci_image(service: Path) -> None:
     try:
         result = run(
-            ["uv", "run", "--locked", "invoke", "ci", "--in-container"], service, timeout=1800
+            ["uv", "run", "--locked", "invoke", "ci", "--in-container", "--json"],
+            service,
+            timeout=1800,
         )
     finally:
         run(
@@ -47,13 +46,19 @@ def test_ci_jobs_run_inside_the_ci_image(service: Path) -> None:
             service,
             check=False,
         )
-    output = result.stdout
-    assert "running the CI jobs inside ghcr.io/example-org/boxed-service:ci (Python 3.13" in output
+    assert "running the CI jobs inside ghcr.io/example-org/boxed-service:ci (Python 3.13" in (
+        result.stderr
+    )
+    entries = {e["job"]: e for e in json.loads(result.stdout)["entries"]}
     for job in ("lint", "typecheck"):
-        assert re.search(rf"^{job}\s+-\s+passed", output, re.MULTILINE), output
-    assert re.search(r"^test\s+python-version=3\.13\s+passed", output, re.MULTILINE), output
-    assert "docker [-] skipped: not run inside the container" in output
-    assert "ci: 3 passed, 0 failed, 1 skipped" in output
-    assert "docker run --rm" in output
+        assert entries[job]["result"] == "passed", entries[job]
+    assert entries["test"]["matrix"] == {"python-version": "3.13"}
+    assert entries["test"]["result"] == "passed", entries["test"]
+    assert entries["docker"]["result"] == "skipped"
+    assert (
+        entries["docker"]["reason"]
+        == "not run inside the container: it drives the host's Docker engine"
+    )
+    assert all(e["result"] in {"passed", "skipped"} for e in entries.values()), entries
     # The test job's reports land on the host, where the workflow uploads them from.
     assert (service / "reports" / "junit-3.13.xml").is_file()
