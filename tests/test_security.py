@@ -328,14 +328,29 @@ def test_the_security_job_is_setup_the_task_and_sarif_uploads(default_project: P
     assert len(trivy) == 1
 
 
-def test_only_the_scanning_jobs_may_write_security_events(default_project: Path) -> None:
+def test_only_the_jobs_uploading_sarif_may_write_security_events(default_project: Path) -> None:
     jobs = workflow(default_project)["jobs"]
     writers = {
         name for name, job in jobs.items() if "security-events" in job.get("permissions", {})
     }
-    assert writers == {"security"}
-    assert jobs["security"]["permissions"]["security-events"] == "write"
+    uploaders = {
+        name
+        for name, job in jobs.items()
+        if any("upload-sarif@" in step.get("uses", "") for step in job["steps"])
+    }
+    assert writers == uploaders == {"security", "docker"}
+    assert {jobs[name]["permissions"]["security-events"] for name in writers} == {"write"}
     assert "security" in jobs["publish"]["needs"]
+
+
+def test_the_docker_job_uploads_the_image_scan(default_project: Path) -> None:
+    steps = workflow(default_project)["jobs"]["docker"]["steps"]
+    names = [step.get("uses", step.get("run", "")).split("@")[0] for step in steps]
+    assert names.index("aquasecurity/setup-trivy") < names.index("uv run --locked invoke docker")
+    upload = steps[-1]
+    assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
+    assert upload["with"]["sarif_file"] == str(security.IMAGE_SARIF)
+    assert upload["if"] == "always()"
 
 
 def test_setup_trivy_pins_the_trivy_the_harness_tests_with() -> None:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from invoke.exceptions import Exit
 from python_on_whales import Container, DockerClient, DockerException, docker
 
-from . import images
+from . import images, security
 from .config import Config
 from .jobs import docker_missing
 
@@ -254,6 +254,7 @@ def run_job(settings: Config, repository: str | None = None, *, publish: bool = 
         probe(published_port(container, port), revision.label, settings.probe_paths)
         check_non_root(container)
         stop_gracefully(container)
+    security.scan_image(prod_image, settings.security)
     report_size(prod_image, base)
     say(why)
     if publishing:
