@@ -464,3 +464,59 @@ def test_an_os_axis_skips_other_oses_with_the_reason(tmp_path: Path) -> None:
         assert plans[0].skip is None
         assert plans[1].skip == "runs on windows-2022 (windows); this machine runs linux"
         assert plans[2].skip == "runs on macos-15 (macos); this machine runs linux"
+
+
+INERT_VALUES: dict[tuple[model.Level, str], Any] = {
+    (model.Level.WORKFLOW, "name"): "CI",
+    (model.Level.WORKFLOW, "run-name"): "a run",
+    (model.Level.WORKFLOW, "permissions"): {"contents": "read"},
+    (model.Level.WORKFLOW, "concurrency"): {"group": "g", "cancel-in-progress": True},
+    (model.Level.JOB, "name"): "Lint",
+    (model.Level.JOB, "permissions"): {},
+    (model.Level.JOB, "concurrency"): "group",
+    (model.Level.STRATEGY, "max-parallel"): 2,
+    (model.Level.STEP, "id"): "task",
+    (model.Level.STEP, "name"): "Run the task",
+}
+
+
+def test_every_inert_key_has_a_sample_value() -> None:
+    inert = {(r.level, r.key) for r in model.KEY_RULES if r.kind is model.KeyClass.INERT}
+    inert -= {
+        (model.Level.TRIGGER, key)
+        for key in ("branches", "branches-ignore", "tags", "tags-ignore", "types")
+    }
+    assert inert == set(INERT_VALUES)
+
+
+@given(chosen=st.sets(st.sampled_from(sorted(INERT_VALUES, key=str))))
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_inert_keys_change_neither_the_verdict_nor_the_plan(
+    tmp_path: Path, chosen: set[tuple[model.Level, str]]
+) -> None:
+    def plans(document: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        path = write_workflow(tmp_path, document)
+        parsed = model.read(tmp_path, path, SETTINGS)
+        assert parsed.problems == ()
+        scene = Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13")
+        return [
+            (job.id, entry.label, plan_entry(scene, entry).script)
+            for job in model.ordered(parsed.jobs)
+            for entry in job.entries()
+        ]
+
+    body = job()
+    body["strategy"] = {"matrix": {"flavor": ["a", "b"]}}
+    plain = workflow({"lint": body})
+    before = plans(plain)
+    edited = json.loads(json.dumps(plain))
+    for level, key in chosen:
+        value = INERT_VALUES[(level, key)]
+        target = {
+            model.Level.WORKFLOW: edited,
+            model.Level.JOB: edited["jobs"]["lint"],
+            model.Level.STRATEGY: edited["jobs"]["lint"]["strategy"],
+            model.Level.STEP: edited["jobs"]["lint"]["steps"][1],
+        }[level]
+        target[key] = value
+    assert plans(edited) == before
