@@ -22,7 +22,7 @@ FULL_CI = [
         id="billing-api-py311-apache",
     ),
 ]
-DEFAULTS = {"python_version": "3.13", "license": "MIT"}
+DEFAULTS = {"python_version": "3.13", "license": "MIT", "database": "none", "cache": "none"}
 OTHER_CHOICES = [
     pytest.param({question: value}, id=f"{question}={value}")
     for question, value in choice_values()

@@ -58,6 +58,10 @@ BAD_ANSWERS = [
     ("python_version", "3.9", "Invalid choice for 'python_version'"),
     ("license", "GPL", "Invalid choice for 'license'"),
     ("copyright_year", "99", "copyright_year must be a four-digit year"),
+    # The branches refusing a package_name a backing service's dependency takes need two
+    # answers: tests/test_backing.py has them.
+    ("database", "mysql", "Invalid choice for 'database'"),
+    ("cache", "memcached", "Invalid choice for 'cache'"),
 ]
 IDS = [f"{question}={value[:12]!r}" for question, value, _ in BAD_ANSWERS]
 # The first bad answer to each question, on the command line too: the message is the last

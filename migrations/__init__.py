@@ -1,1 +1,0 @@
-"""Copier migrations the template runs in a service during `copier update` (see copier.yml)."""

@@ -1,0 +1,1 @@
+"""One module per revision; `alembic revision --autogenerate -m "..."` writes the next."""
