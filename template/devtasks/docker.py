@@ -11,11 +11,12 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import timedelta
+from pathlib import Path
 
 from invoke.exceptions import Exit
 from python_on_whales import Container, DockerClient, DockerException, docker
 
-from . import images, security
+from . import images, security, supply_chain
 from .config import Config
 from .jobs import docker_missing
 
@@ -258,10 +259,53 @@ def run_job(settings: Config, repository: str | None = None, *, publish: bool = 
     report_size(prod_image, base)
     say(why)
     if publishing:
-        for tag in tags:
-            with step(f"pushing {tag}"):
-                docker.image.push(tag)
-            say(f"pushed {tag}")
+        publish_image(repository, tags, build_args)
+
+
+def publish_image(repository: str, tags: Sequence[str], build_args: Mapping[str, str]) -> None:
+    """Push prod (with BuildKit's attestations where the builder makes them), then sign it.
+
+    The SBOM is written first, so nothing is pushed when it cannot be made.
+    """
+    try:
+        sbom = supply_chain.write_sbom(Path.cwd())
+        say(f"SBOM of the locked runtime packages in {supply_chain.SBOM}")
+        with step("inspecting the buildx builder"):
+            driver = docker.buildx.inspect().driver or "docker"
+        options, why = supply_chain.attestations(driver)
+        say(why)
+        if options:
+            # The same builder built and tested these layers moments ago: they come from its
+            # cache, and go to the registry with the attestations, which `--load` cannot carry.
+            with step("pushing prod with its attestations"):
+                docker.buildx.build(
+                    ".",
+                    target="prod",
+                    tags=list(tags),
+                    build_args=dict(build_args),
+                    push=True,
+                    metadata_file=supply_chain.METADATA,
+                    progress="plain",
+                    **options,
+                )
+            metadata = json.loads(supply_chain.METADATA.read_text(encoding="utf-8"))
+            digest = supply_chain.pushed_digest(metadata)
+            reference = f"{repository}@{digest}" if digest else None
+            say(f"pushed {', '.join(tags)}")
+        else:
+            for tag in tags:
+                with step(f"pushing {tag}"):
+                    docker.image.push(tag)
+                say(f"pushed {tag}")
+            with step(f"inspecting {tags[0]}"):
+                digests = docker.image.inspect(tags[0]).repo_digests or []
+            reference = supply_chain.repository_digest(digests, repository)
+        reference = supply_chain.require_reference(reference, repository)
+        say(f"pushed digest {reference}")
+        say(supply_chain.sign(reference, sbom, os.environ))
+    except supply_chain.SupplyChainError as error:
+        message = f"docker: {error}"
+        raise Exit(message, code=1) from None
 
 
 def compose_config() -> None:
