@@ -59,6 +59,8 @@ def ci_json(project: Path, *args: str, cwd: Path | None = None) -> dict[str, Any
     result = run([invoke, "ci", "--json", *args], cwd or project, check=False, timeout=1800)
     document: dict[str, Any] = json.loads(result.stdout)
     assert document["exit_code"] == result.returncode, result.stderr[-3000:]
+    # Failures below show what the jobs printed.
+    document["output"] = result.stderr[-6000:]
     return document
 
 
@@ -72,7 +74,7 @@ def test_side_by_side_jobs_give_the_serial_results(broken_service: Path) -> None
     assert results(serial) == results(parallel)
     assert serial["exit_code"] == parallel["exit_code"] == 1
     by_job = {job: result for job, _, result in results(serial)}
-    assert by_job["lint"] == by_job["typecheck"] == "passed"
+    assert by_job["lint"] == by_job["typecheck"] == "passed", serial["output"]
     assert by_job["test"] == "FAILED"
     assert by_job["docker"] == "skipped"
     docker = next(e for e in serial["entries"] if e["job"] == "docker")
@@ -189,4 +191,4 @@ def test_a_job_allowed_to_fail_does_not_fail_the_run(broken_service: Path, tmp_p
     assert by_job["test"]["result"] == "failed-allowed", by_job["test"]
     assert by_job["test"]["reason"] == "continue-on-error: exit code 1"
     assert by_job["docker"]["result"] == "skipped"
-    assert document["exit_code"] == 0, json.dumps(document["entries"], indent=1)
+    assert document["exit_code"] == 0, json.dumps(document, indent=1)
