@@ -88,10 +88,7 @@ def base_images_task(_: Context, force: bool = False, pull: bool = False) -> Non
 @task(help={"rules": "Print the rules parity holds the workflows to, and stop"})
 def parity(_: Context, rules: bool = False) -> None:  # noqa: FBT001, FBT002 - invoke flags
     """Fail when the template repo's workflow and these tasks disagree."""
-    if rules:
-        print(parity_check.rules())
-        return
-    parity_check.enforce(ROOT, ns)
+    parity_check.task(ROOT, ns, rules_only=rules)
 
 
 @task(name="seal")

@@ -144,3 +144,15 @@ def uv() -> str:
         message = "uv is not on PATH; the template's tests need it"
         raise AssertionError(message)
     return path
+
+
+# A test that ruff, mypy and the formatter accept, and that fails.
+FAILING_TEST = (
+    "\n\ndef test_broken() -> None:\n    assert sum([1, 1]) == 3  # lint-clean, and red\n"
+)
+
+
+def break_the_tests(project: Path) -> None:
+    """Make a rendered service's own test suite fail, and nothing else."""
+    health = project / "tests" / "test_health.py"
+    health.write_text(health.read_text(encoding="utf-8") + FAILING_TEST, encoding="utf-8")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from helpers import copy_project, run, user_environment
+from helpers import break_the_tests, copy_project, run, user_environment
 
 pytestmark = pytest.mark.slow
 
@@ -43,12 +43,7 @@ ns = Collection(slow, '''
 def broken_service(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A default service whose own tests fail, so only `test` fails and `docker` is skipped."""
     project = copy_project(tmp_path_factory.mktemp("broken") / "service")
-    health = project / "tests/test_health.py"
-    health.write_text(
-        health.read_text(encoding="utf-8")
-        + "\n\ndef test_broken() -> None:\n    assert sum([1, 1]) == 3  # lint-clean, and red\n",
-        encoding="utf-8",
-    )
+    break_the_tests(project)
     run(["uv", "sync", "--locked"], project)
     return project
 

@@ -23,7 +23,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from act_runner import ActRun, Result, run_act
-from helpers import copy_project, git_commit, run
+from helpers import break_the_tests, copy_project, git_commit, run
 
 pytestmark = pytest.mark.slow
 
@@ -165,12 +165,7 @@ VARIANTS["clean-push"] = ()
 def broken_service(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A default service, committed, whose own tests fail (so the image jobs are skipped)."""
     project = copy_project(tmp_path_factory.mktemp("differential") / "service")
-    health = project / "tests/test_health.py"
-    health.write_text(
-        health.read_text(encoding="utf-8")
-        + "\n\ndef test_broken() -> None:\n    assert sum([1, 1]) == 3  # lint-clean, and red\n",
-        encoding="utf-8",
-    )
+    break_the_tests(project)
     git_commit(project, "Tests that fail")
     run(["uv", "sync", "--locked"], project)
     return project

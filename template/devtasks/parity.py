@@ -160,3 +160,11 @@ def enforce(root: Path, tasks: Collection) -> None:
         message = f"parity: {len(problems)} difference(s) between CI and the local tasks"
         raise Exit(message, code=1)
     print("parity: the workflows and the local tasks agree")
+
+
+def task(root: Path, tasks: Collection, *, rules_only: bool) -> None:
+    """The body of every repository's `parity` task: print the rules, or enforce them."""
+    if rules_only:
+        print(rules())
+        return
+    enforce(root, tasks)
