@@ -6,6 +6,7 @@ job sets, version pins (`pins.py`), pre-commit (`precommit.py`), the seal on dev
 (`seal.py`) and `[tool.shipshape]` (`config.py`). `invoke parity --rules` prints them.
 """
 
+import os
 import re
 import sys
 import textwrap
@@ -165,6 +166,10 @@ def enforce(root: Path, tasks: Collection) -> None:
 def task(root: Path, tasks: Collection, *, rules_only: bool) -> None:
     """The body of every repository's `parity` task: print the rules, or enforce them."""
     if rules_only:
-        print(rules())
+        try:
+            print(rules(), flush=True)
+        except BrokenPipeError:
+            # `invoke parity --rules | head`: the reader has what it wanted; say nothing more.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     enforce(root, tasks)
