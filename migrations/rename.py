@@ -11,63 +11,16 @@ Usage (from copier.yml): rename.py --from <version> <old path> <new path>
 """
 
 import argparse
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import copier
-import yaml
-
-ANSWERS_FILE = Path(".copier-answers.yml")
-# The labels copier's own inline conflicts carry, so one search finds them all.
-LABELS = ("before updating", "last update", "after updating")
-# git merge-file exits with the number of conflicts, capped here; anything above is an error.
-MAX_CONFLICTS = 127
-
-
-def committed(path: str) -> str | None:
-    """The service's version of the file in git HEAD, or None if it has none."""
-    shown = subprocess.run(
-        ["git", "show", f"HEAD:{path}"], capture_output=True, text=True, check=False
-    )
-    return shown.stdout if shown.returncode == 0 else None
+from service import committed, merge_file, read, rendering, say
 
 
 def old_rendering(path: str, version: str) -> str | None:
     """What the template at `version` rendered at `path` with this service's answers."""
-    answers = yaml.safe_load(ANSWERS_FILE.read_text(encoding="utf-8"))
-    data = {key: value for key, value in answers.items() if not key.startswith("_")}
-    with tempfile.TemporaryDirectory(prefix="shipshape-base-") as base:
-        copier.run_copy(
-            answers["_src_path"],
-            base,
-            data=data,
-            vcs_ref=version,
-            defaults=True,
-            skip_tasks=True,
-            quiet=True,
-            unsafe=True,
-        )
-        rendered = Path(base, path)
-        return rendered.read_text(encoding="utf-8") if rendered.is_file() else None
-
-
-def merge(target: Path, base: str, theirs: str) -> int:
-    """Merge the template's change (base -> theirs) into `target`; return the conflict count."""
-    with tempfile.TemporaryDirectory(prefix="shipshape-merge-") as scratch:
-        base_file, theirs_file = Path(scratch, "base"), Path(scratch, "theirs")
-        base_file.write_text(base, encoding="utf-8")
-        theirs_file.write_text(theirs, encoding="utf-8")
-        labels = [arg for label in LABELS for arg in ("-L", label)]
-        merged = subprocess.run(
-            ["git", "merge-file", *labels, str(target), str(base_file), str(theirs_file)],
-            check=False,
-        )
-    if not 0 <= merged.returncode <= MAX_CONFLICTS:
-        message = f"git merge-file failed on {target} (exit code {merged.returncode})"
-        raise SystemExit(message)
-    return merged.returncode
+    with rendering(version) as old:
+        return read(old, path)
 
 
 def carry_over(old: str, new: str, version_from: str) -> str:
@@ -87,7 +40,7 @@ def carry_over(old: str, new: str, version_from: str) -> str:
     target.write_text(ours, encoding="utf-8")
     if base is None or theirs is None:
         return f"{old} is now {new}, with your version of it"
-    conflicts = merge(target, base, theirs)
+    conflicts = merge_file(target, base, theirs)
     if conflicts:
         return f"{old} is now {new}: your edits carried over, {conflicts} conflict(s) marked inline"
     return f"{old} is now {new}: your edits carried over"
@@ -100,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("old", help="path the old template rendered the file at")
     parser.add_argument("new", help="path the new template renders it at")
     args = parser.parse_args(argv)
-    print(f"migration: {carry_over(args.old, args.new, args.version_from)}", file=sys.stderr)
+    say(carry_over(args.old, args.new, args.version_from))
     return 0
 
 

@@ -40,7 +40,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("tiny") / "template-repo"
     (repo / "template").mkdir(parents=True)
     (repo / "migrations").mkdir()
-    shutil.copy(ROOT / "migrations" / "rename.py", repo / "migrations" / "rename.py")
+    for script in ("rename.py", "service.py"):  # rename.py imports service.py beside it
+        shutil.copy(ROOT / "migrations" / script, repo / "migrations" / script)
     (repo / "copier.yml").write_text(COPIER_YML, encoding="utf-8")
     (repo / "template" / "{{_copier_conf.answers_file}}.jinja").write_text(
         "{{ _copier_answers|to_nice_yaml }}", encoding="utf-8"
