@@ -139,7 +139,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         project = render(Path(scratch) / "my-service")
         dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
-        base = dockerfile.split("ARG PYTHON_IMAGE=", 1)[1].split()[0]
+        base = dockerfile.split("\nFROM ", 1)[1].split()[0]  # the `python` stage's image
         port = int(dockerfile.split("EXPOSE ")[-1].split()[0])
         timed_build(project)  # warms the uv cache mount and the base layers
         cold = [timed_build(project, no_cache=True) for _ in range(runs)]

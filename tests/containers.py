@@ -19,7 +19,7 @@ from typing import Any
 from helpers import run
 
 STAGE = re.compile(r"^FROM\s+\S+\s+AS\s+(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
-PYTHON_IMAGE_ARG = re.compile(r"^ARG\s+PYTHON_IMAGE=(\S+)", re.MULTILINE)
+BASE_STAGE = re.compile(r"^FROM\s+(\S+)\s+AS\s+python\s*$", re.MULTILINE | re.IGNORECASE)
 TEST_IMAGES = "shipshape-test"
 
 
@@ -29,9 +29,9 @@ def stages(project: Path) -> list[str]:
 
 
 def base_image(project: Path) -> str:
-    """The Dockerfile's default base image."""
-    found = PYTHON_IMAGE_ARG.search((project / "Dockerfile").read_text(encoding="utf-8"))
-    assert found is not None, "the Dockerfile has no ARG PYTHON_IMAGE default"
+    """The image the Dockerfile's `python` stage starts from."""
+    found = BASE_STAGE.search((project / "Dockerfile").read_text(encoding="utf-8"))
+    assert found is not None, "the Dockerfile has no `FROM <python image> AS python` stage"
     return found.group(1)
 
 

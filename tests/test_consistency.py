@@ -34,8 +34,10 @@ def python_versions_of(project: Path) -> dict[str, list[str]]:
     }
     dockerfile = project / "Dockerfile"
     if dockerfile.exists():
-        tag = re.search(r"ARG PYTHON_IMAGE=python:(3\.\d+)-", dockerfile.read_text("utf-8"))
-        assert tag is not None, "Dockerfile has no ARG PYTHON_IMAGE default"
+        tag = re.search(
+            r"^FROM python:(3\.\d+)-\S+ AS python$", dockerfile.read_text("utf-8"), re.MULTILINE
+        )
+        assert tag is not None, "Dockerfile has no `FROM python:3.X-... AS python` stage"
         found["Dockerfile"] = [tag.group(1)]
     return found
 

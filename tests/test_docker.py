@@ -178,7 +178,8 @@ def service_env(service: Service, **extra: str) -> dict[str, str]:
 @pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
 def test_every_stage_builds(built: Callable[[str], Service], python_version: str) -> None:
     service = built(python_version)
-    expected = ["base", "deps", "build", "devdeps", "dev", "ci", "prod"]
+    # `python` and `uv` are the images it starts from, plain FROM lines Dependabot can bump.
+    expected = ["python", "uv", "base", "deps", "build", "devdeps", "dev", "ci", "prod"]
     assert stages(service.project) == expected
     for stage in expected:
         image = inspect("image", service.image(stage))

@@ -144,8 +144,16 @@ def test_dockerfile_needs_no_frontend_pull_and_names_its_stages(default_project:
     assert not re.search(r"^#\s*syntax\s*=", dockerfile, re.MULTILINE | re.IGNORECASE)
     assert "--start-interval" not in dockerfile, "engine 20.10 has no HEALTHCHECK --start-interval"
     stages = re.findall(r"^FROM\s+(\S+)\s+AS\s+(\S+)$", dockerfile, re.MULTILINE)
-    assert [name for _, name in stages] == ["base", "deps", "build", "devdeps", "dev", "ci", "prod"]
-    assert dict(stages)["${PYTHON_IMAGE}"] == "base"
+    assert [name for _, name in stages] == [
+        *("python", "uv", "base", "deps", "build", "devdeps", "dev", "ci", "prod")
+    ]
+    # The images it starts from are plain FROM lines, which Dependabot reads; the rest build
+    # on stages, so a mirror replaces `python` and `uv` by name (--build-context).
+    assert dict(stages)["python:3.13-slim-trixie"] == "python"
+    assert dict(stages)["ghcr.io/astral-sh/uv:0.13.9"] == "uv"
+    assert dict(stages)["python"] == "base"
+    assert "${" not in "".join(image for image, _ in stages), "Dependabot cannot read FROM ${ARG}"
+    assert re.findall(r"^COPY --from=(\S+)", dockerfile, re.MULTILINE) == [*("uv", "deps", "build")]
     assert re.search(r"^USER \d+:\d+$", dockerfile, re.MULTILINE), "prod's USER must be numeric"
 
 

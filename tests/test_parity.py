@@ -262,12 +262,12 @@ def pre_commit_unlocked(project: Path) -> None:
 def dockerfile_python(project: Path) -> None:
     dockerfile = project / "Dockerfile"
     text = dockerfile.read_text(encoding="utf-8")
-    default = re.compile(r"^(ARG PYTHON_IMAGE=python:)3\.\d+-", re.MULTILINE)
+    default = re.compile(r"^(FROM python:)3\.\d+-", re.MULTILINE)
     dockerfile.write_text(default.sub(r"\g<1>3.12-", text), "utf-8")
 
 
 def dockerfile_from(project: Path) -> None:
-    edit(project / "Dockerfile", "FROM ${PYTHON_IMAGE} AS base", "FROM python:3.12-slim AS base")
+    edit(project / "Dockerfile", "FROM python AS base", "FROM python:3.12-slim AS base")
 
 
 def dockerfile_uv(project: Path) -> None:

@@ -239,6 +239,14 @@ def test_what_gitignore_excludes_is_not_scanned(service: Path) -> None:
 
 
 @pytest.mark.usefixtures("trivy_path")
+def test_a_service_not_yet_in_git_is_scanned_as_git_would_see_it(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "my-service", git=False)
+    (project / "leak.txt").write_text(f"{PLANTED_TOKEN}\n", encoding="utf-8")
+    (project / ".env").write_text(f"TOKEN={PLANTED_TOKEN}\n", encoding="utf-8")
+    assert [f.where for f in security.scan_repository(project, ())] == ["leak.txt:1"]
+
+
+@pytest.mark.usefixtures("trivy_path")
 def test_a_root_prod_stage_fails_naming_the_dockerfile(service: Path) -> None:
     dockerfile = service / "Dockerfile"
     text = dockerfile.read_text(encoding="utf-8")

@@ -1,6 +1,5 @@
 """`invoke ci --in-container`: the same jobs inside the `ci` image, a Linux like CI's runner."""
 
-import os
 from pathlib import Path
 
 from invoke.exceptions import Exit
@@ -19,12 +18,11 @@ def ci_image_place() -> Place:
     try:
         project = images.read_project()
         repository = project.repository
-        base = os.environ.get("PYTHON_IMAGE") or images.default_base_image()
     except images.ImageError as error:
         message = f"ci: {error}"
         raise Exit(message, code=1) from None
     image = f"{repository}:ci"
-    build("ci", [image], {"PYTHON_IMAGE": base}, publishing=False)
+    build("ci", [image], {}, publishing=False)
     try:
         python = str(docker.run(image, ["python", "-c", IMAGE_PYTHON], remove=True)).strip()
     except DockerException as error:

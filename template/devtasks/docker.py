@@ -70,7 +70,10 @@ def check_compose_files() -> None:
 def build(
     target: str, tags: Sequence[str], build_args: Mapping[str, str], *, publishing: bool
 ) -> None:
-    """Build one Dockerfile target into the engine's image store."""
+    """Build one Dockerfile target into the engine's image store.
+
+    PYTHON_IMAGE set in the environment replaces the `python` stage (a mirror's copy).
+    """
     driver = "docker"
     if images.in_github_actions(os.environ):
         with step("inspecting the buildx builder"):
@@ -86,6 +89,7 @@ def build(
             target=target,
             tags=list(tags),
             build_args=dict(build_args),
+            build_contexts=images.base_contexts(os.environ),
             cache_from=cache_from,
             cache_to=cache_to,
             load=True,
@@ -242,10 +246,10 @@ def run_job(settings: Config, repository: str | None = None, *, publish: bool = 
     except images.ImageError as error:
         message = f"docker: {error}"
         raise Exit(message, code=1) from None
-    build_args = {**images.labels_args(project, revision), "PYTHON_IMAGE": base}
+    build_args = images.labels_args(project, revision)
     check_compose_files()
     ci_image = f"{repository}:ci"
-    build("ci", [ci_image], {"PYTHON_IMAGE": base}, publishing=publishing)
+    build("ci", [ci_image], {}, publishing=publishing)
     run_tests(ci_image)
     build("prod", tags, build_args, publishing=publishing)
     prod_image = tags[0]
@@ -283,6 +287,7 @@ def publish_image(repository: str, tags: Sequence[str], build_args: Mapping[str,
                     target="prod",
                     tags=list(tags),
                     build_args=dict(build_args),
+                    build_contexts=images.base_contexts(os.environ),
                     push=True,
                     metadata_file=supply_chain.METADATA,
                     progress="plain",

@@ -5,6 +5,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DOCKERFILE = Path("Dockerfile")
+# The stage every other one builds on: `FROM <python image> AS python`, a plain line that
+# Dependabot can read; a mirror replaces it by name (`--build-context python=...`).
+BASE_STAGE = "python"
+BASE_FROM = re.compile(rf"^\s*FROM\s+(?!\$)(\S+)\s+AS\s+{BASE_STAGE}\s*$", re.IGNORECASE)
+# Dockerfiles before it named the base in a build argument, which Dependabot cannot read.
 BASE_ARG = re.compile(r"^\s*ARG\s+PYTHON_IMAGE=(\S+)", re.IGNORECASE)
 # Any reference to an official Python image, in FROM, ARG or COPY --from, with any registry.
 PYTHON_IMAGE = re.compile(r"(?:^|[\s=/])python:(3\.\d+)(?:[.\-@\s]|$)")
@@ -24,26 +29,30 @@ class Dockerfile:
     uv_versions: tuple[tuple[int, str], ...]
 
     def require_base_image(self) -> str:
-        """The default `PYTHON_IMAGE`, or a one-line error."""
+        """The image the `python` stage starts from, or a one-line error."""
         if self.base_image is None:
-            msg = f"{DOCKERFILE}: no `ARG PYTHON_IMAGE=...` default"
+            msg = f"{DOCKERFILE}: no `FROM <python image> AS {BASE_STAGE}` stage"
             raise DockerfileError(msg)
         return self.base_image
 
 
 def parse(text: str) -> Dockerfile:
     """Read a Dockerfile's text (continuation lines are read as written, line by line)."""
-    base = None
+    base = argument = None
     pythons: list[tuple[int, str]] = []
     uvs: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.lstrip().startswith("#"):
             continue
-        if base is None and (match := BASE_ARG.match(line)):
+        if base is None and (match := BASE_FROM.match(line)):
             base = match.group(1)
+        if argument is None and (match := BASE_ARG.match(line)):
+            argument = match.group(1)
         pythons.extend((number, m.group(1)) for m in PYTHON_IMAGE.finditer(line))
         uvs.extend((number, m.group(1)) for m in UV_IMAGE.finditer(line))
-    return Dockerfile(base_image=base, python_versions=tuple(pythons), uv_versions=tuple(uvs))
+    return Dockerfile(
+        base_image=base or argument, python_versions=tuple(pythons), uv_versions=tuple(uvs)
+    )
 
 
 def read(root: Path) -> Dockerfile:

@@ -53,7 +53,7 @@ def read_project(path: Path = PYPROJECT) -> Project:
 
 
 def default_base_image(path: Path = DOCKERFILE) -> str:
-    """The Dockerfile's default `PYTHON_IMAGE`, the base every stage builds on."""
+    """The image the Dockerfile's `python` stage starts from, the base every stage builds on."""
     try:
         return dockerfile.parse(path.read_text(encoding="utf-8")).require_base_image()
     except dockerfile.DockerfileError as error:
@@ -135,6 +135,15 @@ def publish_decision(
         return True, f"publishing: {branch}"
     ref = env.get("GITHUB_REF") or "(no GITHUB_REF)"
     return False, f"not publishing: {ref} is neither a tag nor {branch}"
+
+
+def base_contexts(env: Mapping[str, str]) -> dict[str, str | Path]:
+    """`--build-context python=docker-image://$PYTHON_IMAGE` when it is set: a mirror's copy."""
+    base = env.get("PYTHON_IMAGE")
+    contexts: dict[str, str | Path] = {}
+    if base:
+        contexts[dockerfile.BASE_STAGE] = f"docker-image://{base}"
+    return contexts
 
 
 def in_github_actions(env: Mapping[str, str]) -> bool:

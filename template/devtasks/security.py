@@ -309,15 +309,24 @@ def run_trivy(argv: Sequence[str], report: Path, sarif: Path, what: str) -> list
 
 
 def repository_files(root: Path) -> list[str]:
-    """The files git sees: tracked and untracked, not what .gitignore excludes (.venv, .env)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=root,
-        capture_output=True,
-        check=False,
+    """The files git sees: tracked and untracked, not what .gitignore excludes (.venv, .env).
+
+    Outside a git repository (a service just rendered), the same rules through a throwaway
+    git directory: every file is untracked, and .gitignore still decides.
+    """
+    listing = ["ls-files", "--cached", "--others", "--exclude-standard", "-z"]
+    inside = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True, check=False
     )
+    with tempfile.TemporaryDirectory(prefix="security-git-") as scratch:
+        if inside.returncode == 0:
+            argv = ["git", *listing]
+        else:
+            subprocess.run(["git", "init", "--quiet", "--bare", scratch], check=False)
+            argv = ["git", f"--git-dir={scratch}", f"--work-tree={root}", *listing]
+        listed = subprocess.run(argv, cwd=root, capture_output=True, check=False)
     if listed.returncode != 0:
-        message = f"cannot list the repository's files (not a git repository?): {root}"
+        message = f"cannot list the files of {root}: {listed.stderr.decode().strip()[-300:]}"
         raise ScanError(message)
     return [name for name in listed.stdout.decode().split("\0") if name]
 
