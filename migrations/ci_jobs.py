@@ -30,7 +30,7 @@ from pathlib import Path
 
 from service import (
     committed,
-    conflict_count,
+    conflict_size,
     has_conflict_markers,
     mark_resolved,
     merge_text,
@@ -155,7 +155,8 @@ def migrate(version_from: str, version_to: str) -> list[str]:
     text, lines = original, []
     if has_conflict_markers(original):
         merged, conflicts = merge_jobs(base, ours, theirs)
-        if conflicts <= conflict_count(original):
+        # Only a smaller conflict than copier's (fewer, or as many over fewer lines) is kept.
+        if conflict_size(merged) < conflict_size(original):
             text = merged
             lines.append(
                 f"{CI}: merged job by job, {conflicts} conflict(s) left"

@@ -38,8 +38,9 @@ def answers() -> dict[str, Any]:
 
 def committed(path: str) -> str | None:
     """The service's version of the file in git HEAD, or None if it has none."""
+    # `./`: relative to the service, which may be a subdirectory of its repository.
     shown = subprocess.run(
-        ["git", "show", f"HEAD:{path}"], capture_output=True, text=True, check=False
+        ["git", "show", f"HEAD:./{path}"], capture_output=True, text=True, check=False
     )
     return shown.stdout if shown.returncode == 0 else None
 
@@ -95,9 +96,17 @@ def merge_text(base: str, ours: str, theirs: str) -> tuple[str, int]:
         return target.read_text(encoding="utf-8"), conflicts
 
 
-def conflict_count(text: str) -> int:
-    """How many inline conflicts a text holds (its opening markers)."""
-    return sum(1 for line in text.splitlines() if line.startswith("<" * 7))
+def conflict_size(text: str) -> tuple[int, int]:
+    """How many inline conflicts a text holds, and how many lines they span."""
+    conflicts = lines = 0
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("<" * 7):
+            conflicts, inside = conflicts + 1, True
+        elif line.startswith(">" * 7):
+            inside = False
+        lines += inside
+    return conflicts, lines
 
 
 def has_conflict_markers(text: str) -> bool:

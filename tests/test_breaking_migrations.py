@@ -381,6 +381,45 @@ def test_a_service_without_the_old_forms_is_left_as_copier_merged_it(
     assert not (service / ".github" / "workflows" / "release.yml").exists()
 
 
+def test_a_conflict_copier_marked_within_a_job_is_left_as_copier_marked_it(
+    template: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    service = render_v1(template, tmp_path / "service")
+    ci = service / ".github" / "workflows" / "ci.yml"
+    ci.write_text(V1_CI.replace("enable-cache: true", "enable-cache: false"), encoding="utf-8")
+    capfd.readouterr()
+
+    update(service)
+
+    conflict = (
+        "<<<<<<< before updating\n          enable-cache: false\n=======\n"
+        "          enable-cache: true # zizmor: ignore[cache-poisoning] a testing job\n"
+        ">>>>>>> after updating\n"
+    )
+    assert ci.read_text() == V2_CI.replace(
+        "          enable-cache: true # zizmor: ignore[cache-poisoning] a testing job\n", conflict
+    )
+    assert "merged job by job" not in capfd.readouterr().err
+    assert ".github/workflows/ci.yml" in unmerged(service)
+
+
+def test_a_service_in_a_subdirectory_of_its_repository(template: Path, tmp_path: Path) -> None:
+    repository = tmp_path / "monorepo"
+    service = repository / "services" / "demo"
+    copier.run_copy(str(template), service, vcs_ref="v1", defaults=True, quiet=True)
+    run(["git", "init", "--quiet", "--initial-branch=main"], repository)
+    git_commit(repository, "Render v1 in a subdirectory")
+    add_team_task_and_job(service)
+    release = service / ".github" / "workflows" / "release.yml"
+    release.write_text(RELEASE + "# the team's\n", encoding="utf-8")
+
+    update(service)
+
+    assert release.read_text() == RELEASE + "# the team's\n"
+    assert '@ci_task(env=("SMOKE_GREETING",)' in (service / "tasks.py").read_text()
+    assert unmerged(repository) == ""
+
+
 def test_each_migration_run_again_changes_nothing(template: Path, tmp_path: Path) -> None:
     service = render_v1(template, tmp_path / "service")
     add_team_task_and_job(service)
