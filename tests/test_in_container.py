@@ -59,6 +59,9 @@ def test_ci_jobs_run_inside_the_ci_image(service: Path) -> None:
         entries["docker"]["reason"]
         == "not run inside the container: it drives the host's Docker engine"
     )
+    assert entries["security"]["reason"] == (
+        "not run inside the container: Trivy is set up on the host, not in the ci image"
+    )
     assert all(e["result"] in {"passed", "skipped"} for e in entries.values()), entries
     # The test job's reports land on the host, where the workflow uploads them from.
     assert (service / "reports" / "junit-3.13.xml").is_file()

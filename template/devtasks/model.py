@@ -189,6 +189,8 @@ class ActionRule:
     why: str
     needs_docker: bool = False
     path_input: str | None = None
+    # A tool it installs on the runner that the ci image does not carry (`--in-container`).
+    host_tool: str | None = None
 
 
 ACTIONS: tuple[ActionRule, ...] = (
@@ -264,6 +266,7 @@ ACTIONS: tuple[ActionRule, ...] = (
         {"version": INERT, "cache": INERT},
         "Trivy at the pinned version, for the security and image scans; locally the Trivy on "
         "PATH (`invoke security` names it when it is missing)",
+        host_tool="Trivy",
     ),
     ActionRule(
         "sigstore/cosign-installer",
@@ -464,6 +467,16 @@ class Job:
         """The invoke task the job calls."""
         argv = self.argv
         return argv[len(TASK_PREFIX)] if argv else None
+
+    @property
+    def host_tools(self) -> tuple[str, ...]:
+        """Tools the job's setup actions install on the runner, which the ci image lacks."""
+        rules = {rule.name: rule for rule in ACTIONS}
+        return tuple(
+            tool
+            for step in self.steps
+            if step.action in rules and (tool := rules[step.action].host_tool) is not None
+        )
 
     @property
     def needs_docker(self) -> bool:

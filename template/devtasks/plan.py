@@ -197,6 +197,10 @@ def _machine_skip(planned: "Planned", place: "Place") -> str | None:
     if place.in_container:
         if planned.job.needs_docker:
             return "not run inside the container: it drives the host's Docker engine"
+        if planned.job.host_tools:
+            tools = " and ".join(planned.job.host_tools)
+            where = "is set up on the host, not in the ci image"
+            return f"not run inside the container: {tools} {where}"
         if planned.python is not None and planned.python != place.image_python:
             return f"the ci image has Python {place.image_python}, not {planned.python}"
         return None
