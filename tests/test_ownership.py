@@ -154,7 +154,12 @@ def test_team_owned_files_are_skipped_on_copy_and_excluded_on_update() -> None:
 def test_the_readme_renders_the_table(default_project: Path) -> None:
     readme = (default_project / "README.md").read_text(encoding="utf-8")
     classes = ownership()["classes"]
-    for entry in entries():
+    always = [
+        Entry(r["path"], Owner(r["owner"]), r["what"])
+        for r in ownership()["files"]
+        if "only_with" not in r
+    ]
+    for entry in always:
         row = f"| `{entry.rendered('my_service')}` | {classes[entry.owner]['title']} |"
         assert f"{row} {entry.what} |" in readme, f"README lacks the row for {entry.path}"
     for described in classes.values():
@@ -294,3 +299,15 @@ def test_an_update_from_the_first_release_does_not_bring_the_unit_back(
     assert_update_leaves_the_unit_alone(
         service, unit_paths(service), releases.edited, nothing_else_changes=False
     )
+
+
+def test_files_only_some_services_have_are_marked_and_left_out_of_the_others(
+    default_project: Path,
+) -> None:
+    present = service_files(default_project)
+    readme = (default_project / "README.md").read_text(encoding="utf-8")
+    for row in ownership()["files"]:
+        entry = Entry(row["path"], Owner(row["owner"]), row["what"])
+        has_it = any(entry.covers(path, "my_service") for path in present)
+        assert has_it is ("only_with" not in row), row
+        assert (f"`{entry.rendered('my_service')}`" in readme) is has_it, row
