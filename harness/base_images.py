@@ -38,6 +38,16 @@ STAND_INS: dict[str, str] = {
     "python:3.11-slim-bookworm": "bookworm",
 }
 UV_IMAGE = "ghcr.io/astral-sh/uv"
+# The backing services' official images, under the tags a service's compose.yaml names
+# (database=postgres, cache=redis), built from Debian trixie's own packages on top of the
+# trixie python stand-in: each folder of service_images/ holds a Dockerfile and an
+# entrypoint that keeps the official image's contract. Version: what the tag promises.
+SERVICE_STAND_INS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "postgres:17": ("postgres", ("postgres", "--version"), "postgres (PostgreSQL) 17."),
+    "redis:8": ("redis", ("redis-server", "--version"), "Redis server v=8."),
+}
+SERVICE_BASE = "python:3.13-slim-trixie"
+SERVICE_IMAGES = Path(__file__).resolve().parent / "service_images"
 
 MIRROR = "http://deb.debian.org/debian"
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
@@ -347,9 +357,49 @@ def build_uv_image(version: str) -> None:
         raise HarnessError(msg)
 
 
+def build_service_image(tag: str) -> None:
+    """Build a backing service's stand-in from its folder in service_images/."""
+    folder, version_command, expected = SERVICE_STAND_INS[tag]
+    if SERVICE_BASE not in local_tags():
+        build_python_image(SERVICE_BASE, STAND_INS[SERVICE_BASE])
+    _run(
+        [
+            "docker",
+            "build",
+            "--quiet",
+            "--tag",
+            tag,
+            "--build-arg",
+            f"BASE={SERVICE_BASE}",
+            "--label",
+            f"{STAND_IN_LABEL}=debian-trixie-{folder}",
+            SERVICE_IMAGES / folder,
+        ],
+        timeout=900,
+    )
+    actual = _run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network=none",
+            "--entrypoint",
+            version_command[0],
+            tag,
+            *version_command[1:],
+        ]
+    ).strip()
+    if not actual.startswith(expected):
+        _run(["docker", "image", "rm", tag])
+        msg = f"{tag} reports {actual!r}, not {expected}...; fix SERVICE_STAND_INS"
+        raise HarnessError(msg)
+
+
 def _build(tag: str) -> None:
     if tag in STAND_INS:
         build_python_image(tag, STAND_INS[tag])
+    elif tag in SERVICE_STAND_INS:
+        build_service_image(tag)
     else:
         build_uv_image(tag.removeprefix(f"{UV_IMAGE}:"))
 
@@ -372,6 +422,11 @@ def _pulled(tag: str) -> bool:
     return True
 
 
+def default_tags(uv_version: str) -> list[str]:
+    """Every image the harness stands in for: pythons, the uv image, the backing services."""
+    return [*STAND_INS, f"{UV_IMAGE}:{uv_version}", *SERVICE_STAND_INS]
+
+
 def ensure_base_images(
     uv_version: str,
     tags: Iterable[str] | None = None,
@@ -381,15 +436,18 @@ def ensure_base_images(
 ) -> list[str]:
     """Make each base image present: keep it if there, else pull it, else build a stand-in.
 
-    Returns the tags built. tags defaults to every python stand-in plus
+    Returns the tags built. tags defaults to every python and service stand-in plus
     ghcr.io/astral-sh/uv:UV_VERSION; pull defaults to pull_allowed(); force rebuilds
     stand-ins that exist (and never pulls).
     """
     pull = pull_allowed() if pull is None else pull
-    wanted = list(tags) if tags is not None else [*STAND_INS, f"{UV_IMAGE}:{uv_version}"]
-    unknown = [tag for tag in wanted if tag not in STAND_INS and not tag.startswith(f"{UV_IMAGE}:")]
+    wanted = list(tags) if tags is not None else default_tags(uv_version)
+    known_tags = {*STAND_INS, *SERVICE_STAND_INS}
+    unknown = [
+        tag for tag in wanted if tag not in known_tags and not tag.startswith(f"{UV_IMAGE}:")
+    ]
     if unknown and not pull:
-        known = ", ".join([*STAND_INS, f"{UV_IMAGE}:VERSION"])
+        known = ", ".join([*STAND_INS, *SERVICE_STAND_INS, f"{UV_IMAGE}:VERSION"])
         msg = f"no stand-in for {', '.join(unknown)}; known: {known} (or set {PULL_ENV}=1)"
         raise HarnessError(msg)
     check_engine()
@@ -421,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="build only this image (repeatable); default: all stand-ins",
     )
     args = parser.parse_args(argv)
-    wanted: list[str] = args.tags or [*STAND_INS, f"{UV_IMAGE}:{args.uv_version}"]
+    wanted: list[str] = args.tags or default_tags(args.uv_version)
     try:
         for tag in wanted:
             started = time.monotonic()

@@ -7,6 +7,7 @@ left untested.
 
 import itertools
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ import pytest
 import yaml
 
 from helpers import ROOT, copier_config, copy_project, questions
+
+sys.path.insert(0, str(ROOT / "harness"))
+import base_images
 
 DATABASES = [str(choice) for choice in questions()["database"]["choices"]]
 CACHES = [str(choice) for choice in questions()["cache"]["choices"]]
@@ -100,10 +104,14 @@ def test_nothing_of_a_backing_service_is_in_a_service_without_one(
     rendered: dict[tuple[str, str], Path],
 ) -> None:
     project = rendered["none", "none"]
-    words = re.compile(r"sqlalchemy|asyncpg|alembic|redis|testcontainers|integration", re.I)
+    words = re.compile(
+        r"sqlalchemy|asyncpg|alembic|redis|testcontainers|integration", re.IGNORECASE
+    )
     for path in project.rglob("*"):
         if not path.is_file() or ".git" in path.parts or path.name == "uv.lock":
             continue
+        if path.name == "README.md":
+            continue  # it renders ownership.yml, the table of every option's files
         if "devtasks" in path.parts:
             continue  # the sealed machinery is the same in every service
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -155,3 +163,73 @@ def test_a_package_name_a_backing_dependency_takes_is_refused(
 def test_the_same_name_is_fine_without_that_option(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "service", git=False, package_name="redis")
     assert (project / "src" / "redis" / "app.py").is_file()
+
+
+@pytest.mark.parametrize(("database", "cache"), COMBINATIONS)
+def test_an_integration_job_and_task_exactly_with_a_backing_service(
+    rendered: dict[tuple[str, str], Path], database: str, cache: str
+) -> None:
+    project = rendered[database, cache]
+    chosen = bool({database, cache} - {"none"})
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text(encoding="utf-8"))
+    assert ("integration" in workflow["jobs"]) == chosen
+    tasks = (project / "tasks.py").read_text(encoding="utf-8")
+    assert ("def integration(" in tasks) == chosen
+    assert ((project / "tests" / "integration").is_dir()) == chosen
+    if chosen:
+        job = workflow["jobs"]["integration"]
+        assert "services" not in job
+        assert "container" not in job
+        runs = [step["run"] for step in job["steps"] if "run" in step]
+        assert runs == ["uv run --locked invoke integration"]
+        assert "integration" in workflow["jobs"]["publish"]["needs"]
+
+
+def compose(project: Path, name: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((project / name).read_text(encoding="utf-8"))
+    return document
+
+
+def test_compose_runs_the_official_images_the_harness_stands_in_for(
+    rendered: dict[tuple[str, str], Path],
+) -> None:
+    services = compose(rendered["postgres", "redis"], "compose.yaml")["services"]
+    images = {services[name]["image"] for name in ("postgres", "redis")}
+    assert images == set(base_images.SERVICE_STAND_INS)
+    for image in images:
+        assert re.fullmatch(r"(postgres|redis):\d+", image), f"{image}: pin a major version"
+
+
+def test_compose_backing_services_dev_and_prod(rendered: dict[tuple[str, str], Path]) -> None:
+    project = rendered["postgres", "redis"]
+    base = compose(project, "compose.yaml")
+    dev = compose(project, "compose.dev.yaml")["services"]
+    prod = compose(project, "compose.prod.yaml")
+    services = base["services"]
+    assert services["postgres"]["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "postgres-data" in base["volumes"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
+    assert "POSTGRES_PASSWORD" not in services["postgres"]["environment"]
+    assert "file" in base["secrets"]["postgres-password"]
+    app = services["app"]
+    assert app["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["command"][-1] == "migrate"
+    assert all("ports" not in services[name] for name in ("postgres", "redis", "migrate"))
+    for name in ("postgres", "redis"):
+        assert all(port.startswith("127.0.0.1:") for port in dev[name]["ports"]), dev[name]
+        assert "ports" not in prod["services"][name]
+        assert prod["services"][name]["networks"] == ["backend"]
+    assert prod["networks"]["backend"]["internal"] is True
+    assert prod["services"]["migrate"]["read_only"] is True
+    assert set(prod["services"]["app"]["networks"]) == {"default", "backend"}
+
+
+def test_the_secret_files_stay_out_of_git_and_the_image(
+    rendered: dict[tuple[str, str], Path],
+) -> None:
+    project = rendered["postgres", "none"]
+    assert "secrets/" in (project / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "secrets" in (project / ".dockerignore").read_text(encoding="utf-8").splitlines()

@@ -1,0 +1,1 @@
+"""Integration tests: against real backing services in containers (`invoke integration`)."""
