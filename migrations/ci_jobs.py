@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from service import (
     committed,
     conflict_size,
@@ -59,8 +60,22 @@ class Jobs:
     tail: str
 
 
+def job_ids(text: str) -> list[str] | None:
+    """The workflow's job ids in file order, as YAML reads them; None if it cannot."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    jobs = document.get("jobs") if isinstance(document, dict) else None
+    return [str(name) for name in jobs] if isinstance(jobs, dict) else None
+
+
 def split(text: str) -> Jobs | None:
-    """Cut a workflow (without conflict markers) at its jobs, or None if it has no `jobs:`."""
+    """Cut a workflow (without conflict markers) at its jobs; None unless YAML finds the same.
+
+    A job starts at its two-space-indented key, with the comments just above it; a workflow
+    laid out otherwise (another indentation, quoted ids) is left to copier's merge.
+    """
     lines = text.splitlines(keepends=True)
     top = next((i for i, line in enumerate(lines) if JOBS_KEY.match(line)), None)
     if top is None:
@@ -77,6 +92,8 @@ def split(text: str) -> Jobs | None:
             while first > top + 1 and JOB_COMMENT.match(lines[first - 1]):
                 first -= 1
             starts.append((first, key.group(1)))
+    if job_ids(text) != [name for _, name in starts]:
+        return None
     if not starts:
         return Jobs("".join(lines[:end]), {}, "".join(lines[end:]))
     bounds = [first for first, _ in starts] + [end]
@@ -155,8 +172,10 @@ def migrate(version_from: str, version_to: str) -> list[str]:
     text, lines = original, []
     if has_conflict_markers(original):
         merged, conflicts = merge_jobs(base, ours, theirs)
-        # Only a smaller conflict than copier's (fewer, or as many over fewer lines) is kept.
-        if conflict_size(merged) < conflict_size(original):
+        # Only a smaller conflict than copier's (fewer, or as many over fewer lines) is kept,
+        # and a merge without conflicts must read as a workflow again.
+        readable = conflicts > 0 or job_ids(merged) is not None
+        if readable and conflict_size(merged) < conflict_size(original):
             text = merged
             lines.append(
                 f"{CI}: merged job by job, {conflicts} conflict(s) left"

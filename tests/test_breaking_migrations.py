@@ -757,6 +757,18 @@ def test_the_rendered_ci_workflow_splits_into_its_jobs_and_back(default_project:
         assert yaml.safe_load(block) == {name: jobs[name]}
 
 
+@pytest.mark.parametrize(
+    "workflow",
+    [
+        pytest.param("jobs:\n    lint:\n      runs-on: x\n", id="indented-by-four"),
+        pytest.param('jobs:\n  "lint":\n    runs-on: x\n', id="quoted-id"),
+        pytest.param("jobs:\n  lint: {runs-on: x}\n  <<: *more\n", id="unreadable"),
+    ],
+)
+def test_a_workflow_laid_out_otherwise_is_left_to_copier(workflow: str) -> None:
+    assert ci_jobs.split(workflow) is None
+
+
 def test_jobs_keep_the_template_s_order_and_the_team_s_place() -> None:
     order = ci_jobs.job_order(["lint", "smoke", "test", "nightly"], ["lint", "test", "publish"])
 
