@@ -26,6 +26,7 @@ TASK_PREFIX = ("uv", "run", "--locked", "invoke")
 SHA_REF = re.compile(r"^[0-9a-f]{40}$")
 SAFE_ARGUMENT = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
 MATRIX_ONLY = re.compile(r"^matrix\.[A-Za-z0-9_-]+$")
+MATRIX_VALUE = "`${{ matrix.<key> }}`"
 DEFAULT_TIMEOUT_MINUTES = 360.0
 # The events `invoke ci` runs a CI workflow for; ci.yml must be triggered by both.
 LOCAL_EVENTS = ("pull_request", "push")
@@ -677,7 +678,7 @@ class _Reader:
             inner = expressions.EXPRESSION.fullmatch(value.strip())
             if inner and MATRIX_ONLY.match(inner.group(1).strip()):
                 return value
-        self.refuse(job, f"{where} `{value}` must be true, false or `${{{{ matrix.<key> }}}}`")
+        self.refuse(job, f"{where} `{value}` must be true, false or " + MATRIX_VALUE)
         return False
 
     def matrix(self, strategy: object, job: str) -> tuple[Matrix, bool]:
