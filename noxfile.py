@@ -26,7 +26,7 @@ def install(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Fast tier: render the template, validate answers, check consistency."""
     install(session)
-    session.run("pytest", "-m", "not slow and not docker", *session.posargs)
+    session.run("pytest", "-m", "not slow and not docker", "-n", "2", *session.posargs)
 
 
 @nox.session(python=PYTHON_VERSIONS[-1], default=False)
