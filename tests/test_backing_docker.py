@@ -4,16 +4,20 @@ a service with Postgres and Redis passes its own `invoke integration` against th
 Only ports published on 127.0.0.1 are probed.
 """
 
+import json
+import re
 import socket
 import sys
 import time
+import urllib.error
+import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from containers import docker, wait_for
+from containers import compose_stack, docker, free_port, wait_for
 from helpers import ROOT, copy_project, questions, run
 
 sys.path.insert(0, str(ROOT / "harness"))
@@ -183,3 +187,88 @@ def test_a_postgres_and_redis_service_passes_its_integration_job(
     assert suite.get("failures") == "0"
     assert suite.get("errors") == "0"
     assert time.monotonic() - started < 600
+
+
+def call(
+    port: int, method: str, path: str, body: object = None
+) -> tuple[int, Mapping[str, str], str]:
+    """One request to 127.0.0.1:port: (status, headers, body), whatever the status."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return int(response.status), dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+@pytest.fixture
+def stack_service(images: None, tmp_path: Path) -> Path:
+    """A Postgres and Redis service, with the password file its prod stack mounts."""
+    del images
+    project = copy_project(tmp_path / "service", database="postgres", cache="redis")
+    secrets = project / "secrets"
+    secrets.mkdir()
+    (secrets / "postgres-password").write_text("stack-test-only\n", encoding="utf-8")
+    secrets.chmod(0o755)
+    (secrets / "postgres-password").chmod(0o644)
+    return project
+
+
+def test_the_docker_job_brings_up_the_prod_stack_with_its_database(stack_service: Path) -> None:
+    result = run(["uv", "run", "--locked", "invoke", "docker"], stack_service, timeout=1500)
+    assert re.search(
+        r"^docker: prod stack: item \d+ written and read back$", result.stdout, re.MULTILINE
+    )
+    projects = docker("compose", "ls", "--all", "--format=json")
+    assert f"{stack_service.name}-stack-" not in projects, "the stack was taken down"
+
+
+def test_the_prod_stack_degrades_and_recovers(stack_service: Path) -> None:
+    port = free_port()
+    name = f"backing-faults-{port}"
+    env = {"MY_SERVICE_HOST_PORT": str(port)}
+    files = ["compose.yaml", "compose.prod.yaml"]
+    up = ["--build", "--wait", "--wait-timeout=300"]
+    with compose_stack(stack_service, files, name, env, up) as compose:
+        status, _, body = call(port, "POST", "/items", {"name": "kept"})
+        assert status == 201, body
+        kept = json.loads(body)
+        status, _, body = call(port, "POST", "/items", {"name": "never read"})
+        uncached = json.loads(body)
+        assert call(port, "GET", f"/items/{kept['id']}")[2] == json.dumps(
+            kept, separators=(",", ":")
+        )
+
+        run([*compose, "restart", "app"], stack_service, env=env)
+        wait_for(lambda: call(port, "GET", "/ready")[0] == 200, 60, "app back after a restart")
+        assert json.loads(call(port, "GET", f"/items/{kept['id']}")[2]) == kept
+
+        run([*compose, "stop", "postgres"], stack_service, env=env)
+        assert call(port, "GET", "/ready")[0] == 503
+        assert call(port, "GET", "/live")[0] == 200
+        status, headers, body = call(port, "GET", f"/items/{uncached['id']}")
+        assert status == 503, body
+        assert headers["content-type"] == "application/problem+json"
+        assert int(headers["retry-after"]) > 0
+        assert json.loads(body)["status"] == 503
+
+        run([*compose, "start", "postgres"], stack_service, env=env)
+        back = time.monotonic()
+        wait_for(lambda: call(port, "GET", "/ready")[0] == 200, 30, "/ready 200 again")
+        wait_for(lambda: call(port, "GET", f"/items/{uncached['id']}")[0] == 200, 30, "reads again")
+        assert time.monotonic() - back < 30
+
+        run([*compose, "stop", "redis"], stack_service, env=env)
+        status, _, body = call(port, "GET", f"/items/{kept['id']}")
+        assert (status, json.loads(body)) == (200, kept)
+        status, _, body = call(port, "GET", "/ready")
+        assert status == 200
+        assert json.loads(body)["degraded"] == ["cache"]
+        metrics = call(port, "GET", "/metrics")[2]
+        assert 'cache_bypasses_total{operation="get"}' in metrics
