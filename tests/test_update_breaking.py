@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from devtasks.jobs import docker_missing
 
 from helpers import copy_project, git_commit, run
 from template_repo import clone_with_worktree, next_release, release_tags
@@ -180,7 +181,9 @@ def test_update_from_v0_1_0_keeps_every_edit_and_the_team_s_job(
     run(["uv", "run", "--locked", "invoke", "parity"], service)
     results = ci_results(service)
     assert results["smoke"] == "passed"
-    assert {job for job, result in results.items() if result != "passed"} == {"publish"}
+    # publish runs for a push only; the Docker jobs are skipped (with the reason) without Docker.
+    not_run = {"publish"} | ({"docker", "publish"} if docker_missing() else set())
+    assert {job for job, result in results.items() if result != "passed"} == not_run
     git_commit(service, "Update from the template")
     again = run([sys.executable, "-m", "copier", *COPIER_UPDATE], service, timeout=900)
     status = run(["git", "status", "--porcelain"], service).stdout
