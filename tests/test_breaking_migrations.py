@@ -665,8 +665,11 @@ def test_an_import_without_the_old_names_is_untouched() -> None:
     assert ci_tasks.fix_imports(source, LINE_LENGTH) == source
 
 
-CONFLICTED_LIST = """ns = Collection(
-<<<<<<< before updating
+# Conflict markers are built, not written out: the lint job fails on a line that starts with one.
+OURS = "<" * 7 + " before updating"
+THEIRS = ">" * 7 + " after updating"
+CONFLICTED_LIST = f"""ns = Collection(
+{OURS}
     lint, typecheck, docker, parity, smoke
 =======
     lint,
@@ -675,10 +678,11 @@ CONFLICTED_LIST = """ns = Collection(
     docker,
     publish,
     parity,
->>>>>>> after updating
+{THEIRS}
 )
 """
-CONFLICTED_STATEMENTS = '''<<<<<<< before updating
+
+CONFLICTED_STATEMENTS = f'''{OURS}
 @task
 def smoke(c: Context) -> None:
     """Smoke."""
@@ -690,7 +694,7 @@ ns = Collection(
     lint,
     publish,
 )
->>>>>>> after updating
+{THEIRS}
 '''
 
 
