@@ -19,11 +19,11 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from answer_space import all_reserved_names, name_max_length
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
+from answer_space import all_reserved_names, name_max_length
 from helpers import ROOT, check_answers, copy_project, questions, run
 
 LIMIT = name_max_length()

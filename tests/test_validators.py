@@ -15,8 +15,8 @@ from pathlib import Path
 
 import copier
 import pytest
-from answer_space import name_max_length, reserved_names
 
+from answer_space import name_max_length, reserved_names
 from helpers import COPIER_YML, ROOT, copier_config, run
 
 LIMIT = name_max_length()
