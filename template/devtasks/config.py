@@ -97,7 +97,7 @@ SECURITY = "[tool.shipshape.security]"
 def _ignored(entry: object, index: int) -> Ignored:
     where = f"{SECURITY} ignore entry {index + 1}"
     if not isinstance(entry, dict):
-        msg = f'{where} must be a table: {{ id = "...", reason = "...", expires = 2026-12-31 }}'
+        msg = f"{where} must be a table: " + '{ id = "...", reason = "...", expires = 2026-12-31 }'
         raise ConfigError(msg)
     unknown = sorted(set(entry) - {"id", "reason", "expires"})
     if unknown:
