@@ -200,6 +200,14 @@ def test_compose_runs_the_official_images_the_harness_stands_in_for(
         assert re.fullmatch(r"(postgres|redis):\d+", image), f"{image}: pin a major version"
 
 
+def test_dependabot_bumps_the_compose_images(rendered: dict[tuple[str, str], Path]) -> None:
+    project = rendered["postgres", "redis"]
+    config = yaml.safe_load((project / ".github/dependabot.yml").read_text(encoding="utf-8"))
+    ecosystems = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert ecosystems["docker-compose"]["directory"] == "/"
+    assert (project / "compose.yaml").is_file()
+
+
 def test_compose_backing_services_dev_and_prod(rendered: dict[tuple[str, str], Path]) -> None:
     project = rendered["postgres", "redis"]
     base = compose(project, "compose.yaml")
