@@ -116,6 +116,8 @@ def docker_missing() -> str | None:
         (["docker", "compose", "version"], "the `docker compose` plugin is missing"),
     )
     for argv, reason in checks:
-        if subprocess.run(argv, capture_output=True, check=False).returncode != 0:
-            return reason
+        found = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if found.returncode != 0:
+            said = next((line for line in found.stderr.splitlines() if line.strip()), "")
+            return f"{reason} ({said.strip()})" if said else reason
     return None
