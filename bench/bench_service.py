@@ -5,6 +5,7 @@ Run: `uv run python bench/bench_service.py [--runs N]`. Writes its section of be
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -17,6 +18,10 @@ from pathlib import Path
 from results_file import verdict, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
+# The security job's scanners, offline (harness only): Trivy and a loopback OSV stand-in.
+sys.path.insert(0, str(ROOT / "harness"))
+from offline_scanners import offline_scanners  # noqa: E402
+
 GOAL_SECONDS = 30.0
 PARALLEL_GOAL_SECONDS = 15.0
 PARITY_GOAL_SECONDS = 1.0
@@ -62,7 +67,11 @@ def main() -> None:
     copies, first_ci, warm_ci, parallel_first, parity = [], [], [], [], []
     last_jobs: dict[str, float] = {}
     ci = ["uv", "run", "--locked", "invoke", "ci", "--json"]
-    with tempfile.TemporaryDirectory() as scratch:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        offline_scanners(Path(scratch) / "trivy-cache") as scanners,
+    ):
+        os.environ.update(scanners)
         for index in range(runs):
             service, elapsed = new_service(Path(scratch), f"service-{index}")
             copies.append(elapsed)

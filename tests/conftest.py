@@ -1,5 +1,6 @@
 """Fixtures shared by the template's tests."""
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ import pytest
 from helpers import ROOT, TEST_RUNNER_ENVIRONMENT, copy_project
 
 sys.path.insert(0, str(ROOT / "harness"))
-import osv_stand_in
+import offline_scanners as harness_scanners
 import trivy_harness
 
 
@@ -35,18 +36,12 @@ def offline_scanners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     cache of this process's own. The scans run for real against them; tests/test_security.py
     plants advisories to prove they find, name and fail.
     """
-    try:
-        trivy = trivy_harness.trivy_directory()
-    except trivy_harness.TrivyHarnessError as error:
-        pytest.fail(f"no Trivy for the security scans: {error}")
-    cache = trivy_harness.write_database(tmp_path_factory.mktemp("trivy-cache"))
-    with osv_stand_in.serving() as (url, _):
-        env = {
-            "SHIPSHAPE_OSV_URL": url,
-            "TRIVY_CACHE_DIR": str(cache),
-            "TRIVY_SKIP_DB_UPDATE": "true",
-            "PATH": f"{trivy}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
+    with contextlib.ExitStack() as stack:
+        try:
+            cache = tmp_path_factory.mktemp("trivy-cache")
+            env = stack.enter_context(harness_scanners.offline_scanners(cache))
+        except trivy_harness.TrivyHarnessError as error:
+            pytest.fail(f"no Trivy for the security scans: {error}")
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         try:
