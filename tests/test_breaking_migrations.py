@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import ROOT, copier_config, git_commit, run
+from tiny_template import render_v1, update
 
 sys.path.insert(0, str(ROOT / "migrations"))
 import ci_jobs
@@ -280,26 +281,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git_commit(repo, "v2: @ci_task, publish in ci.yml")
     run(["git", "tag", "v2"], repo)
     return repo
-
-
-def render_v1(template: Path, destination: Path) -> Path:
-    copier.run_copy(str(template), destination, vcs_ref="v1", defaults=True, quiet=True)
-    run(["git", "init", "--quiet", "--initial-branch=main"], destination)
-    git_commit(destination, "Render v1")
-    return destination
-
-
-def update(service: Path) -> None:
-    git_commit(service, "Edits")
-    copier.run_update(
-        service,
-        defaults=True,
-        overwrite=True,
-        unsafe=True,
-        skip_answered=True,
-        conflict="inline",
-        quiet=True,
-    )
 
 
 def add_team_task_and_job(service: Path) -> None:

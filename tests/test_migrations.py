@@ -7,10 +7,10 @@ lines, with the same `_migrations` entry shape shipshape's copier.yml uses.
 import shutil
 from pathlib import Path
 
-import copier
 import pytest
 
 from helpers import ROOT, git_commit, run
+from tiny_template import render_v1, update
 
 COPIER_YML = """\
 _subdirectory: template
@@ -56,26 +56,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git_commit(repo, "v2: move the notes")
     run(["git", "tag", "v2"], repo)
     return repo
-
-
-def render_v1(template: Path, destination: Path) -> Path:
-    copier.run_copy(str(template), destination, vcs_ref="v1", defaults=True, quiet=True)
-    run(["git", "init", "--quiet", "--initial-branch=main"], destination)
-    git_commit(destination, "Render v1")
-    return destination
-
-
-def update(service: Path) -> None:
-    git_commit(service, "Edits")
-    copier.run_update(
-        service,
-        defaults=True,
-        overwrite=True,
-        unsafe=True,
-        skip_answered=True,
-        conflict="inline",
-        quiet=True,
-    )
 
 
 def test_edits_move_to_the_new_path_and_meet_the_template_change(
