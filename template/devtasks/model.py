@@ -301,9 +301,13 @@ ACTIONS: tuple[ActionRule, ...] = (
 )
 
 
+# The built-in actions by name, built once; `action_rules` adds the team's own.
+BUILTIN_ACTIONS: Mapping[str, ActionRule] = {rule.name: rule for rule in ACTIONS}
+
+
 def action_rules(config: Config) -> dict[str, ActionRule]:
     """Built-in actions plus the team's own from `[tool.shipshape]`."""
-    rules = {rule.name: rule for rule in ACTIONS}
+    rules = dict(BUILTIN_ACTIONS)
     for name in config.extra_setup_pins:
         rules.setdefault(name, ActionRule(name, Role.SETUP, {}, "a setup action of the team's"))
     for name, path_input in config.post_actions.items():
@@ -472,7 +476,7 @@ class Job:
     @property
     def host_tools(self) -> tuple[str, ...]:
         """Tools the job's setup actions install on the runner, which the ci image lacks."""
-        rules = {rule.name: rule for rule in ACTIONS}
+        rules = BUILTIN_ACTIONS
         return tuple(
             tool
             for step in self.steps
@@ -482,7 +486,7 @@ class Job:
     @property
     def needs_docker(self) -> bool:
         """Whether the job sets up Docker tooling, so it needs an engine to run."""
-        rules = {rule.name: rule for rule in ACTIONS}
+        rules = BUILTIN_ACTIONS
         return any(step.action in rules and rules[step.action].needs_docker for step in self.steps)
 
     def entries(self) -> Iterator[Entry]:
