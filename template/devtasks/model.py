@@ -474,20 +474,20 @@ class Job:
         return argv[len(TASK_PREFIX)] if argv else None
 
     @property
+    def builtin_actions(self) -> list[ActionRule]:
+        """The built-in actions among the job's steps, in order."""
+        found = (BUILTIN_ACTIONS.get(step.action or "") for step in self.steps)
+        return [rule for rule in found if rule is not None]
+
+    @property
     def host_tools(self) -> tuple[str, ...]:
         """Tools the job's setup actions install on the runner, which the ci image lacks."""
-        rules = BUILTIN_ACTIONS
-        return tuple(
-            tool
-            for step in self.steps
-            if step.action in rules and (tool := rules[step.action].host_tool) is not None
-        )
+        return tuple(rule.host_tool for rule in self.builtin_actions if rule.host_tool)
 
     @property
     def needs_docker(self) -> bool:
         """Whether the job sets up Docker tooling, so it needs an engine to run."""
-        rules = BUILTIN_ACTIONS
-        return any(step.action in rules and rules[step.action].needs_docker for step in self.steps)
+        return any(rule.needs_docker for rule in self.builtin_actions)
 
     def entries(self) -> Iterator[Entry]:
         """The job's matrix entries; a job without a matrix has one, with no values."""
