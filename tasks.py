@@ -116,9 +116,9 @@ def ci(
 ) -> None:
     """Run every CI job of the template repo, in the workflow's order."""
     if dry_run:
-        plan.print_plan(ROOT, event, "", as_json=json)
+        plan.print_plan(ROOT, event, "", as_json=json, tasks=ns)
         return
-    runner.run_ci(ROOT, event_name=event, jobs=jobs, fail_fast=fail_fast, as_json=json)
+    runner.run_ci(ROOT, event_name=event, jobs=jobs, fail_fast=fail_fast, as_json=json, tasks=ns)
 
 
 @task(

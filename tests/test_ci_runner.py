@@ -48,10 +48,13 @@ def broken_service(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-def ci_json(project: Path, *args: str, cwd: Path | None = None) -> dict[str, Any]:
+def ci_json(
+    project: Path, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run the service's `invoke ci --json`; its stdout is one JSON document."""
     invoke = str(project / ".venv/bin/invoke")
-    result = run([invoke, "ci", "--json", *args], cwd or project, check=False, timeout=1800)
+    argv = [invoke, "ci", "--json", *args]
+    result = run(argv, cwd or project, env=env, check=False, timeout=1800)
     document: dict[str, Any] = json.loads(result.stdout)
     assert document["exit_code"] == result.returncode, result.stderr[-3000:]
     # Failures below show what the jobs printed.
@@ -87,6 +90,47 @@ def test_ci_and_parity_work_from_a_subdirectory(broken_service: Path) -> None:
     assert [e["job"] for e in entries][:3] == ["lint", "typecheck", "test"]
     assert all(e["cwd"] == str(broken_service) for e in entries)
     assert "agree" in run([invoke, "parity"], inside).stdout
+
+
+# A laptop with the docker CLI and no engine: every `docker` call fails to connect.
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+@pytest.fixture(scope="module")
+def postgres_service(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A service with `database=postgres`: its `integration` task starts Postgres in Docker."""
+    project = copy_project(tmp_path_factory.mktemp("postgres") / "service", database="postgres")
+    run(["uv", "sync", "--locked"], project)
+    return project
+
+
+def test_without_an_engine_the_plan_skips_the_tasks_that_start_containers(
+    postgres_service: Path,
+) -> None:
+    invoke = str(postgres_service / ".venv/bin/invoke")
+    plan = run([invoke, "ci", "--dry-run", "--json"], postgres_service, env=NO_ENGINE).stdout
+    by_job = {e["job"]: e["plan"] for e in json.loads(plan)["entries"]}
+    assert by_job["integration"].startswith("skip (no Docker engine answers"), by_job
+    assert by_job["docker"].startswith("skip (no Docker engine answers"), by_job
+    assert by_job["lint"] == "uv run --locked invoke lint"
+
+
+def test_without_an_engine_ci_skips_integration_and_the_task_alone_fails(
+    postgres_service: Path,
+) -> None:
+    document = ci_json(postgres_service, "--jobs", "3", env=NO_ENGINE)
+    by_job = {e["job"]: e for e in document["entries"]}
+    integration = by_job["integration"]
+    assert integration["result"] == "skipped", document["output"]
+    assert integration["reason"].startswith("no Docker engine answers"), integration
+    assert integration["reason"] == by_job["docker"]["reason"]
+    assert by_job["lint"]["result"] == by_job["typecheck"]["result"] == "passed"
+    assert document["exit_code"] == 0, json.dumps(document, indent=1)
+    # Run by hand, the task still fails rather than pass without its services.
+    invoke = str(postgres_service / ".venv/bin/invoke")
+    alone = run([invoke, "integration"], postgres_service, env=NO_ENGINE, check=False)
+    assert alone.returncode == 1, alone.stdout + alone.stderr
+    assert "integration: no Docker engine answers" in alone.stderr
 
 
 @pytest.fixture

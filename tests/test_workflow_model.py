@@ -13,10 +13,13 @@ from typing import Any
 import check_jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
-from devtasks import config, expressions, model
-from devtasks.plan import HOST, Event, Scene, plan_entry
+from devtasks import config, expressions, model, plan
+from devtasks.jobs import ci_task, docker_tasks
+from devtasks.plan import HOST, Event, Place, Scene, plan_entry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from invoke.collection import Collection
+from invoke.context import Context
 
 SCHEMA = Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor/github-workflows.json"
 SHA = "08c6903cd8c0fde910a37f88322edcfb5dd907a8"
@@ -464,6 +467,47 @@ def test_an_os_axis_skips_other_oses_with_the_reason(tmp_path: Path) -> None:
         assert plans[0].skip is None
         assert plans[1].skip == "runs on windows-2022 (windows); this machine runs linux"
         assert plans[2].skip == "runs on macos-15 (macos); this machine runs linux"
+
+
+def test_a_task_that_needs_docker_skips_its_job_like_a_docker_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @ci_task(needs_docker=True)
+    def integration(_: Context) -> None:
+        """Start containers."""
+
+    @ci_task()
+    def lint(_: Context) -> None:
+        """Lint."""
+
+    tasks = Collection(integration, lint)
+    jobs = {"lint": job(), "integration": job(run="uv run --locked invoke integration")}
+    path = write_workflow(tmp_path, workflow(jobs))
+    parsed = model.read(tmp_path, path, SETTINGS)
+    assert parsed.problems == ()
+
+    def skips(place: Place, needing: frozenset[str]) -> dict[str, str | None]:
+        scene = Scene(tmp_path, parsed, PUSH_MAIN, place, "3.13", needing)
+        return {name: plan_entry(scene, next(j.entries())).skip for name, j in parsed.jobs.items()}
+
+    assert docker_tasks(tasks) == {"integration"}
+    assert docker_tasks(None) == frozenset()
+    monkeypatch.setattr(plan, "docker_missing", lambda: "no Docker engine answers")
+    assert skips(HOST, docker_tasks(tasks)) == {
+        "lint": None,
+        "integration": "no Docker engine answers",
+    }
+    # Undeclared, the job runs, and its task fails on its own.
+    assert skips(HOST, frozenset()) == {"lint": None, "integration": None}
+    in_container = Place(prefix=("docker", "run", "ci-image"), image_python="3.13")
+    assert skips(in_container, docker_tasks(tasks)) == {
+        "lint": None,
+        "integration": (
+            "not run inside the container: its task starts containers on the host's Docker engine"
+        ),
+    }
+    monkeypatch.setattr(plan, "docker_missing", lambda: None)
+    assert skips(HOST, docker_tasks(tasks)) == {"lint": None, "integration": None}
 
 
 INERT_VALUES: dict[tuple[model.Level, str], Any] = {

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from invoke.collection import Collection
 from invoke.exceptions import Exit
 
 from . import config, expressions, model
-from .jobs import docker_missing, python_missing
+from .jobs import docker_missing, docker_tasks, python_missing
 
 # Where a matrix entry that asks setup-uv for another Python keeps its project environment.
 CI_VENVS = Path(".venv-ci")
@@ -193,12 +194,16 @@ def _os_skip(runs_on: Sequence[str], here: str) -> str | None:
     return f"runs on {' '.join(runs_on)} ({', '.join(sorted(wanted))}); this machine runs {here}"
 
 
-def _machine_skip(planned: "Planned", place: "Place") -> str | None:
+def _machine_skip(planned: "Planned", scene: "Scene") -> str | None:
+    job, place = planned.job, scene.place
+    # Docker tooling among its setup actions, or a task declared `@ci_task(needs_docker=True)`.
+    needs_docker = job.needs_docker or job.task in scene.docker_tasks
     if place.in_container:
-        if planned.job.needs_docker:
-            return "not run inside the container: it drives the host's Docker engine"
-        if planned.job.host_tools:
-            tools = " and ".join(planned.job.host_tools)
+        if needs_docker:
+            what = "it drives" if job.needs_docker else "its task starts containers on"
+            return f"not run inside the container: {what} the host's Docker engine"
+        if job.host_tools:
+            tools = " and ".join(job.host_tools)
             where = "is set up on the host, not in the ci image"
             return f"not run inside the container: {tools} {where}"
         if planned.python is not None and planned.python != place.image_python:
@@ -206,7 +211,7 @@ def _machine_skip(planned: "Planned", place: "Place") -> str | None:
         return None
     if planned.python is not None and (missing := python_missing(planned.python)):
         return missing
-    return docker_missing() if planned.job.needs_docker else None
+    return docker_missing() if needs_docker else None
 
 
 def local_os() -> str:
@@ -227,6 +232,8 @@ class Scene:
     event: Event
     place: Place
     pinned_python: str
+    # Tasks declared `@ci_task(needs_docker=True)`: their jobs need an engine like Docker jobs.
+    docker_tasks: frozenset[str] = frozenset()
 
 
 def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
@@ -272,7 +279,7 @@ def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
         job_continues=_truthy_setting(job.continue_on_error, context),
         python=python,
     )
-    skip = _os_skip(runs_on, local_os()) or _machine_skip(planned, scene.place)
+    skip = _os_skip(runs_on, local_os()) or _machine_skip(planned, scene)
     return dataclasses.replace(planned, skip=skip) if skip else planned
 
 
@@ -296,11 +303,17 @@ def load_ci(root: Path) -> tuple[model.Workflow, config.Config]:
     return workflow, settings
 
 
-def print_plan(root: Path, event_name: str, ref: str, *, as_json: bool) -> None:
-    """What `invoke ci` would run, one matrix entry a line, without running it."""
+def print_plan(
+    root: Path, event_name: str, ref: str, *, as_json: bool, tasks: Collection | None = None
+) -> None:
+    """What `invoke ci` would run, one matrix entry a line, without running it.
+
+    `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
+    """
     workflow, settings = load_ci(root)
     event = local_event(root, event_name, ref, settings)
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
+    scene = Scene(root, workflow, event, HOST, pinned, docker_tasks(tasks))
     rows = []
     for job in model.ordered(workflow.jobs):
         context = expressions.Context(values=event.values())
@@ -311,7 +324,7 @@ def print_plan(root: Path, event_name: str, ref: str, *, as_json: bool) -> None:
         else:
             why_not = f"skip (if: `{job.if_}` is false for a local {event.name})"
         for entry in job.entries():
-            planned = plan_entry(Scene(root, workflow, event, HOST, pinned), entry)
+            planned = plan_entry(scene, entry)
             if planned.refused:
                 what = f"refused: {planned.refused}"
             elif not runs:

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from invoke.collection import Collection
 from invoke.exceptions import Exit
 
 from . import config, expressions, model
+from .jobs import docker_tasks
 from .plan import (
     HOST,
     Event,
@@ -319,12 +321,16 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
     fail_fast: bool = False,
     place: Place = HOST,
     as_json: bool = False,
+    tasks: Collection | None = None,
 ) -> list[Outcome]:
-    """Run ci.yml's jobs here; print the table (or JSON); exit 1 on failure, 130 on Ctrl-C."""
+    """Run ci.yml's jobs here; print the table (or JSON); exit 1 on failure, 130 on Ctrl-C.
+
+    `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
+    """
     workflow, settings = load_ci(root)
     event: Event = local_event(root, event_name, ref, settings)
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
-    scene = Scene(root, workflow, event, place, pinned)
+    scene = Scene(root, workflow, event, place, pinned, docker_tasks(tasks))
     # With --json, stdout carries the JSON document only; job output goes to stderr.
     log = sys.stderr if as_json else sys.stdout
     run = Run(scene, settings, parallel=jobs, fail_fast=fail_fast, log=log)
