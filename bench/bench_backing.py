@@ -47,7 +47,7 @@ pool: Any = None
 
 @app.on_event("startup")
 async def connect() -> None:
-    """One pool, as the service's (5 + 5 overflow)."""
+    """One pool of 10 connections, as the service's (pool size 10, no overflow)."""
     global pool  # noqa: PLW0603 - a baseline, kept bare
     secret = Path(os.environ["BARE_PASSWORD_FILE"])
     password = secret.read_text(encoding="utf-8").strip()  # noqa: ASYNC240 - once, at start
@@ -56,7 +56,7 @@ async def connect() -> None:
         user=os.environ["BARE_USER"],
         password=password,
         database=os.environ["BARE_DATABASE"],
-        min_size=5,
+        min_size=10,
         max_size=10,
     )
 
