@@ -268,7 +268,7 @@ import asyncio, json, time
 import asyncpg
 from prometheus_client import CollectorRegistry
 from my_service.cache import Cache, bypass_counter, create_client
-from my_service.db import Database, create_engine
+from my_service.db import Database
 from my_service.repository import SqlItemRepository
 from my_service.settings import get_settings
 
@@ -282,7 +282,7 @@ async def per_call(call):
 
 async def main():
     settings = get_settings()
-    database = Database(create_engine(settings))
+    database = Database(settings)
     items = SqlItemRepository(database)
     cache = Cache(create_client(settings), ttl_seconds=60, retry_seconds=0,
                   bypasses=bypass_counter(CollectorRegistry()))
