@@ -438,6 +438,13 @@ def table(
     return "\n".join(rows)
 
 
+def ceilings(baseline: dict[str, Load], same: dict[str, Load]) -> str:
+    """Per scenario, the bare same-work app's throughput as a share of the bare app's."""
+    return "\n".join(
+        f"| `{name}` | {same[name].rps / baseline[name].rps:.2f} |" for name in baseline
+    )
+
+
 def main() -> None:
     """Measure, then write the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -507,6 +514,13 @@ metrics, access log).
 
 {HEADER}
 {table(loads, baseline, bare_same)}
+
+The most any service on these libraries can reach, whatever its own code: the bare app doing
+the same work, as a share of the bare app's throughput.
+
+| scenario | bare, same work / bare |
+|---|---|
+{ceilings(baseline, bare_same)}
 
 | figure | value | goal | |
 |---|---|---|---|
