@@ -1,7 +1,7 @@
 """Prometheus metrics: request count and latency by route and status."""
 
 import time
-from http import HTTPStatus
+from http import HTTPMethod, HTTPStatus
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -31,6 +31,10 @@ class RequestMetrics:
     def render(self) -> Response:
         """Return the registry in the Prometheus text format."""
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# Any other method a client sends is counted as "OTHER": the label set stays bounded.
+METHODS = frozenset(HTTPMethod)
 
 
 def route_template(scope: Scope) -> str:
@@ -74,7 +78,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, note_status)
         finally:
-            labels = (scope["method"], route_template(scope), str(status))
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            labels = (method, route_template(scope), str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
 
