@@ -57,6 +57,32 @@ def second_line(project: Path) -> None:
     )
 
 
+def typecheck_words(words: str) -> Drift:
+    """The typecheck job's task call with `words` after the task name."""
+
+    def drift(project: Path) -> None:
+        edit(
+            workflow(project),
+            "uv run --locked invoke typecheck\n",
+            f"uv run --locked invoke typecheck {words}\n",
+        )
+
+    kind = "option" if words.startswith("-") else "word"
+    drift.__name__ = f"typecheck_{kind}_{words.strip('-')}"
+    return drift
+
+
+TYPECHECK_HELP = typecheck_words("--help")
+
+
+def matrix_python_help(project: Path) -> None:
+    edit(
+        workflow(project),
+        "invoke test --python ${{ matrix.python-version }}",
+        "invoke test --python ${{ matrix.python-version }} --help",
+    )
+
+
 def foreign_action(project: Path) -> None:
     edit(
         workflow(project),
@@ -312,6 +338,13 @@ DRIFTS: list[tuple[Drift, str]] = [
     (paths_filter, r"ci\.yml: on.<push\|pull_request> key `paths` is refused"),
     (scheduled_on_push, r"template-update\.yml: runs on push, but `invoke ci` runs only ci\.yml"),
     (other_workflow_or_true, r"template-update\.yml: job `template-update`: runs `uv run"),
+    (TYPECHECK_HELP, r"job `typecheck`: calls `invoke typecheck --help`: `--help` is an option"),
+    (typecheck_words("-h"), r"job `typecheck`: calls `invoke typecheck -h`: `-h` is an option of"),
+    (typecheck_words("--list"), r"job `typecheck`: .*`--list` is an option of invoke itself"),
+    (typecheck_words("lint"), r"job `typecheck`: .*`lint` is a second task, which the job would"),
+    (typecheck_words("strict"), r"job `typecheck`: .*invoke refuses it \(No idea what 'strict'"),
+    (typecheck_words("--strict"), r"job `typecheck`: .*No idea what '--strict' is!"),
+    (matrix_python_help, r"job `test`: for matrix entry python-version=3\.\d+, `invoke test --py"),
     (renamed_job, r"ci\.yml: job `types` calls `invoke typecheck`; a CI job and its task share"),
     (removed_task, r"ci\.yml: job `typecheck` calls `invoke typecheck`, no such task"),
     (plain_task, r"job `typecheck` calls `invoke typecheck`, which is not a @ci_task"),
@@ -379,9 +412,10 @@ def test_drift_fails_with_a_message(
 
 def test_every_parity_check_has_drifts() -> None:
     names = {check.name for check in parity_checks.CHECKS}
-    covered = {
+    covered: dict[str, set[Drift]] = {
         "workflow model": {or_true, foreign_action, windows_runner, no_pull_request},
         "tasks": {renamed_job, removed_task, uncalled_ci_task, plain_task},
+        "task calls": {TYPECHECK_HELP, matrix_python_help},
         "environment": {new_env_var, step_env_var},
         "versions": {matrix_version_added, setup_uv_python, dockerfile_from, workflow_uv_pin},
         "pre-commit": {pre_commit_pinned_elsewhere, pre_commit_with_pin, pre_commit_unlocked},

@@ -5,6 +5,7 @@ expressions it accepts the way GitHub does, and expand matrices exactly like Git
 """
 
 import json
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import check_jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
-from devtasks import config, expressions, model, plan
+from devtasks import arguments, config, expressions, model, plan
 from devtasks.jobs import ci_task, docker_tasks
 from devtasks.plan import HOST, Event, Place, Scene, plan_entry
 from hypothesis import HealthCheck, given, settings
@@ -148,6 +149,135 @@ def test_the_task_step_is_one_plain_task_call(tmp_path: Path, run: str, accepted
         body["strategy"] = {"matrix": {"python-version": ["3.13"]}}
     found = problems_of(tmp_path, workflow({"lint": body}))
     assert (found == []) is accepted, found
+
+
+@ci_task(help={"python": "Python version"})
+def _test(_: Context, python: str = "3.13") -> None:
+    """Test on one Python."""
+
+
+@ci_task()
+def _integration(_: Context) -> None:
+    """Start containers."""
+
+
+@ci_task()
+def _typecheck(_: Context) -> None:
+    """Typecheck."""
+
+
+TASKS = Collection()
+for _name, _body in {"test": _test, "integration": _integration, "typecheck": _typecheck}.items():
+    TASKS.add_task(_body, name=_name)
+TASKS.add_task(_typecheck, name="lint")
+PYTHONS = {"strategy": {"matrix": {"python-version": ["3.13", "3.14"]}}}
+
+
+def call_problems(tmp_path: Path, run: str, **keys: Any) -> list[str]:
+    """What the arguments check says of a one-job workflow whose task step is `run`."""
+    path = write_workflow(tmp_path, workflow({"job": job(run=run, **keys)}))
+    parsed = model.read(tmp_path, path, SETTINGS)
+    assert parsed.problems == (), parsed.problems
+    return [str(problem) for problem in arguments.problems(parsed, TASKS)]
+
+
+@pytest.mark.parametrize(
+    ("words", "keys"),
+    [
+        ("integration", {}),
+        ("test --python 3.13", {}),
+        ("test -p 3.13", {}),
+        ("test --python=3.13", {}),
+        ("test --python ${{ matrix.python-version }}", PYTHONS),
+        ("test --python=${{ matrix.python-version }}", PYTHONS),
+    ],
+)
+def test_a_task_step_may_pass_its_tasks_own_options(
+    tmp_path: Path, words: str, keys: dict[str, Any]
+) -> None:
+    assert call_problems(tmp_path, f"uv run --locked invoke {words}", **keys) == []
+
+
+@pytest.mark.parametrize(
+    ("words", "keys", "message"),
+    [
+        ("integration --help", {}, r"`--help` is an option of invoke itself, not of task"),
+        ("integration -h", {}, r"`-h` is an option of invoke itself"),
+        ("integration --list", {}, r"`--list` is an option of invoke itself"),
+        ("integration -l", {}, r"`-l` is an option of invoke itself"),
+        ("integration --version", {}, r"`--version` is an option of invoke itself"),
+        ("integration -V", {}, r"`-V` is an option of invoke itself"),
+        ("integration --dry", {}, r"`--dry` is an option of invoke itself"),
+        ("integration --complete", {}, r"`--complete` is an option of invoke itself"),
+        ("integration -e", {}, r"`-e` is an option of invoke itself"),
+        ("test --python 3.13 --help", {}, r"`--help` is an option of invoke itself"),
+        ("integration typecheck", {}, r"`typecheck` is a second task, which the job would run"),
+        ("integration words", {}, r"invoke refuses it \(No idea what 'words' is!\)"),
+        ("integration --frobnicate", {}, r"No idea what '--frobnicate' is!"),
+        ("test --python", {}, r"needed value and was not given one"),
+        ("integration --", {}, r"`--` hands the words after it to the task unparsed"),
+        ("integration ${{ matrix.t }}", {"strategy": {"matrix": {"t": ["--help"]}}}, r"`--help`"),
+        (
+            "test --python ${{ matrix.python-version }}",
+            {"strategy": {"matrix": {"python-version": ["3.13 --help"]}}},
+            r"has the word '3\.13 --help'; matrix values must be plain words",
+        ),
+    ],
+)
+def test_a_task_step_passing_anything_else_is_refused_naming_the_word(
+    tmp_path: Path, words: str, keys: dict[str, Any], message: str
+) -> None:
+    found = call_problems(tmp_path, f"uv run --locked invoke {words}", **keys)
+    assert len(found) == 1, found
+    assert re.search(rf"ci\.yml: job `job`: .*{message}", found[0]), found
+
+
+OPTION_WORDS = ["--python", "-p", "--python=3.13", "3.13", "3.14"]
+OTHER_WORDS = ["--help", "-h", "--list", "-V", "--dry", "typecheck", "lint", "stray", "--x", "--"]
+
+
+def foreign_word(words: list[str]) -> str | None:
+    """Independently of invoke: a word that is neither `--python`, `-p`, `--python=V` nor V."""
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        if word == "--" or not (word.startswith("--python=") or word in {"--python", "-p"}):
+            return word
+        if not word.startswith("--python=") and rest:
+            rest.pop(0)  # the option's value, whatever it looks like, as invoke takes it
+    return None
+
+
+@given(words=st.lists(st.sampled_from(OPTION_WORDS + OTHER_WORDS), max_size=5))
+@settings(max_examples=150, deadline=None)
+def test_a_word_that_is_no_option_of_the_task_is_always_refused(words: list[str]) -> None:
+    found = arguments.call_problem(["test", *words], TASKS)
+    if foreign_word(words) is not None:
+        assert found is not None, words
+
+
+@given(
+    form=st.sampled_from([[], ["--python", "V"], ["-p", "V"], ["--python=V"]]),
+    value=st.from_regex(r"[0-9][0-9a-z.]{0,6}", fullmatch=True),
+)
+@settings(max_examples=50, deadline=None)
+def test_the_tasks_own_option_with_any_value_is_accepted(form: list[str], value: str) -> None:
+    words = ["test", *(word.replace("V", value) for word in form)]
+    assert arguments.call_problem(words, TASKS) is None, words
+
+
+def test_invoke_ci_fails_a_job_whose_task_call_parity_refuses(tmp_path: Path) -> None:
+    jobs = {"lint": job(), "integration": job(run="uv run --locked invoke integration --help")}
+    write_workflow(tmp_path, workflow(jobs))
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    parsed, _ = plan.load_ci(tmp_path, TASKS)
+    scene = Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13")
+    refused = {
+        name: plan_entry(scene, next(j.entries())).refused for name, j in parsed.jobs.items()
+    }
+    assert refused["lint"] is None
+    assert "`--help` is an option of invoke itself" in (refused["integration"] or "")
+    assert plan.load_ci(tmp_path)[0].problems == ()
 
 
 @pytest.mark.parametrize(

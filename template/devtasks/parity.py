@@ -17,7 +17,7 @@ from pathlib import Path
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 
-from . import config, model, pins, precommit, seal
+from . import arguments, config, model, pins, precommit, seal
 from .jobs import ci_spec
 
 # Set by GitHub for every step; a workflow that sets them changes nothing a task declares.
@@ -80,6 +80,15 @@ def check_tasks(_root: Path, workflows: Workflows, tasks: Collection) -> list[st
     return problems
 
 
+def check_calls(_root: Path, workflows: Workflows, tasks: Collection) -> list[str]:
+    """A job passes its task only the task's own options: no `--help`, no second task."""
+    return [
+        str(problem)
+        for workflow in workflows.values()
+        for problem in arguments.problems(workflow, tasks)
+    ]
+
+
 def check_env(_root: Path, workflows: Workflows, tasks: Collection) -> list[str]:
     """Every variable a workflow sets for a job is one its task declares with `@ci_task(env=)`."""
     problems: list[str] = []
@@ -122,6 +131,7 @@ def check_seal(_root: Path, _workflows: Workflows, _tasks: Collection) -> list[s
 CHECKS: tuple[Check, ...] = (
     Check("workflow model", "every key of every workflow is mirrored or inert", check_model),
     Check("tasks", "jobs call @ci_tasks of their workflow; CI jobs share the name", check_tasks),
+    Check("task calls", "after the task name, only that task's own options", check_calls),
     Check("environment", "what a workflow sets, the task declares", check_env),
     Check("versions", "Python and uv versions come from pyproject.toml", check_versions),
     Check("pre-commit", "hooks run the locked tool versions", check_pre_commit),

@@ -19,7 +19,7 @@ from typing import Any
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 
-from . import config, expressions, model
+from . import arguments, config, expressions, model
 from .jobs import docker_missing, docker_tasks, python_missing
 
 # Where a matrix entry that asks setup-uv for another Python keeps its project environment.
@@ -283,8 +283,12 @@ def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
     return dataclasses.replace(planned, skip=skip) if skip else planned
 
 
-def load_ci(root: Path) -> tuple[model.Workflow, config.Config]:
-    """ci.yml in the model, and the service's settings; a one-line error if it cannot run."""
+def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow, config.Config]:
+    """ci.yml in the model, and the service's settings; a one-line error if it cannot run.
+
+    With tasks.py's collection, a job whose task call parity refuses (`invoke lint --help`)
+    carries that problem, so it is reported FAILED with parity's line, never run.
+    """
     try:
         settings = config.load(root)
     except config.ConfigError as error:
@@ -294,6 +298,9 @@ def load_ci(root: Path) -> tuple[model.Workflow, config.Config]:
         message = f"ci: {model.CI_WORKFLOW} is missing"
         raise Exit(message, code=1)
     workflow = model.read(root, model.CI_WORKFLOW, settings)
+    if tasks is not None:
+        refused = tuple(arguments.problems(workflow, tasks))
+        workflow = dataclasses.replace(workflow, problems=workflow.problems + refused)
     # Without a job graph nothing can run; job-level refusals fail only their job.
     blocking = [p for p in workflow.problems if p.job is None or "needs `" in p.message]
     if blocking or not workflow.jobs:
@@ -310,7 +317,7 @@ def print_plan(
 
     `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
     """
-    workflow, settings = load_ci(root)
+    workflow, settings = load_ci(root, tasks)
     event = local_event(root, event_name, ref, settings)
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
     scene = Scene(root, workflow, event, HOST, pinned, docker_tasks(tasks))

@@ -327,7 +327,7 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
 
     `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
     """
-    workflow, settings = load_ci(root)
+    workflow, settings = load_ci(root, tasks)
     event: Event = local_event(root, event_name, ref, settings)
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
     scene = Scene(root, workflow, event, place, pinned, docker_tasks(tasks))
