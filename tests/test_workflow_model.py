@@ -4,6 +4,7 @@ Fast tier. The model must know every key the GitHub workflow schema allows, eval
 expressions it accepts the way GitHub does, and expand matrices exactly like GitHub.
 """
 
+import io
 import json
 import re
 import shutil
@@ -14,7 +15,7 @@ from typing import Any
 import check_jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
-from devtasks import arguments, config, expressions, model, plan
+from devtasks import arguments, config, expressions, model, plan, runner
 from devtasks.jobs import ci_task, docker_tasks
 from devtasks.plan import HOST, Event, Place, Scene, plan_entry
 from hypothesis import HealthCheck, given, settings
@@ -597,6 +598,32 @@ def test_an_os_axis_skips_other_oses_with_the_reason(tmp_path: Path) -> None:
         assert plans[0].skip is None
         assert plans[1].skip == "runs on windows-2022 (windows); this machine runs linux"
         assert plans[2].skip == "runs on macos-15 (macos); this machine runs linux"
+
+
+@pytest.mark.skipif(plan.local_os() != "linux", reason="the skipped job is the non-Linux one")
+def test_the_dry_run_skips_a_job_whose_needs_will_not_succeed_as_the_run_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `mac` is skipped here, so `after` never starts; `lint` runs, so `later` would run too.
+    mac = job(**{"runs-on": "${{ matrix.os }}"})
+    mac["strategy"] = {"matrix": {"os": ["macos-15"]}}
+    jobs = {"mac": mac, "after": job(needs=["mac"]), "lint": job(), "later": job(needs=["lint"])}
+    write_workflow(tmp_path, workflow(jobs))
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    (tmp_path / ".python-version").write_text("3.13\n", encoding="utf-8")
+    plan.print_plan(tmp_path, "push", "", as_json=True)
+    dry = {row["job"]: row["plan"] for row in json.loads(capsys.readouterr().out)["entries"]}
+    assert dry["after"] == "skip (needs mac, which did not succeed)", dry
+    assert dry["later"] == "uv run --locked invoke lint", dry
+    # The real run decides `mac` and `after` without starting anything: the same reasons.
+    parsed, _ = plan.load_ci(tmp_path)
+    scene = Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13")
+    real = runner.Run(scene, SETTINGS, log=io.StringIO())
+    for name in ("mac", "after"):
+        real._plan_job(parsed.jobs[name])  # noqa: SLF001 - the runner's own decision, no process
+    decided = {name: real.outcomes[name][0].reason for name in ("mac", "after")}
+    assert dry["mac"] == f"skip ({decided['mac']})"
+    assert dry["after"] == f"skip ({decided['after']})"
 
 
 def test_a_task_that_needs_docker_skips_its_job_like_a_docker_job(

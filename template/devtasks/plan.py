@@ -11,7 +11,7 @@ import enum
 import json
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,6 +283,39 @@ def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
     return dataclasses.replace(planned, skip=skip) if skip else planned
 
 
+@dataclass(frozen=True)
+class Gate:
+    """Whether a job's `if:` lets it run, given which of its needs succeeded; if not, why."""
+
+    runs: bool
+    reason: str = ""
+    # The `if:` cannot be evaluated: the job fails rather than skips.
+    refused: bool = False
+
+
+def job_gate(job: model.Job, event: Event, succeeded: Callable[[str], bool]) -> Gate:
+    """GitHub's rule for starting a job: its `if:` (with `success()` of its needs by default).
+
+    The one rule `invoke ci` applies when a job's needs are done and `--dry-run` applies to
+    the jobs it expects to succeed, so the two report the same skips.
+    """
+    context = expressions.Context(
+        values=event.values(), succeeded=all(succeeded(need) for need in job.needs)
+    )
+    try:
+        runs = expressions.condition(job.if_, context)
+    except expressions.ExpressionError as error:
+        return Gate(runs=False, reason=f"if: {error}", refused=True)
+    if runs:
+        return Gate(runs=True)
+    failed = [need for need in job.needs if not succeeded(need)]
+    if failed and job.if_ is None:
+        return Gate(runs=False, reason=f"needs {', '.join(failed)}, which did not succeed")
+    return Gate(
+        runs=False, reason=f"if: `{job.if_}` is false for a local {event.name} to {event.ref}"
+    )
+
+
 def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow, config.Config]:
     """ci.yml in the model, and the service's settings; a one-line error if it cannot run.
 
@@ -322,20 +355,20 @@ def print_plan(
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
     scene = Scene(root, workflow, event, HOST, pinned, docker_tasks(tasks))
     rows = []
+    # A job the plan runs is taken to succeed, as `invoke ci` finds when its commands pass.
+    succeeds: dict[str, bool] = {}
     for job in model.ordered(workflow.jobs):
-        context = expressions.Context(values=event.values())
-        try:
-            runs = expressions.condition(job.if_, context)
-        except expressions.ExpressionError as error:
-            runs, why_not = False, f"refused: if: {error}"
-        else:
-            why_not = f"skip (if: `{job.if_}` is false for a local {event.name})"
-        for entry in job.entries():
-            planned = plan_entry(scene, entry)
-            if planned.refused:
+        gate = job_gate(job, event, lambda need: succeeds.get(need, False))
+        entries = [plan_entry(scene, entry) for entry in job.entries()]
+        succeeds[job.id] = gate.runs and not any(p.refused or p.skip for p in entries)
+        for planned in entries:
+            # In the runner's order: a job whose `if:` is false is skipped, refused or not.
+            if gate.refused:
+                what = f"refused: {gate.reason}"
+            elif not gate.runs:
+                what = f"skip ({gate.reason})"
+            elif planned.refused:
                 what = f"refused: {planned.refused}"
-            elif not runs:
-                what = why_not
             elif planned.skip:
                 what = f"skip ({planned.skip})"
             else:
@@ -343,7 +376,7 @@ def print_plan(
             rows.append(
                 {
                     "job": job.id,
-                    "entry": entry.label,
+                    "entry": planned.entry.label,
                     "matrix": planned.matrix,
                     "plan": what,
                     "env": dict(planned.env),

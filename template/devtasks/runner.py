@@ -32,6 +32,7 @@ from .plan import (
     Planned,
     Result,
     Scene,
+    job_gate,
     load_ci,
     local_event,
     plan_entry,
@@ -183,30 +184,17 @@ class Run:
     def _plan_job(self, job: model.Job) -> None:
         """Decide the job's `if:`, queue its runnable entries, record the rest."""
         entries = [plan_entry(self.scene, entry) for entry in job.entries()]
-        needs_ok = all(self._succeeded(need) for need in job.needs)
-        context = expressions.Context(values=self.scene.event.values(), succeeded=needs_ok)
+        gate = job_gate(job, self.scene.event, self._succeeded)
         decided: list[Outcome] = []
-        try:
-            runs = expressions.condition(job.if_, context)
-        except expressions.ExpressionError as error:
-            runs, decided = (
-                False,
-                [p.outcome(Result.FAILED, reason=f"if: {error}") for p in entries],
-            )
+        if gate.refused:
+            decided = [p.outcome(Result.FAILED, reason=gate.reason) for p in entries]
         if self.stopped:
             decided = [
                 p.outcome(Result.SKIPPED, reason="--fail-fast: a job failed") for p in entries
             ]
-        elif not runs and not decided:
-            event = self.scene.event
-            failed = [need for need in job.needs if not self._succeeded(need)]
-            why = (
-                f"needs {', '.join(failed)}, which did not succeed"
-                if failed and job.if_ is None
-                else f"if: `{job.if_}` is false for a local {event.name} to {event.ref}"
-            )
-            decided = [p.outcome(Result.SKIPPED, reason=why) for p in entries]
-        elif runs:
+        elif not gate.runs and not decided:
+            decided = [p.outcome(Result.SKIPPED, reason=gate.reason) for p in entries]
+        elif gate.runs:
             for planned in entries:
                 if planned.refused:
                     decided.append(planned.outcome(Result.FAILED, reason=planned.refused))
