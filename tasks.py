@@ -9,9 +9,17 @@ import sys
 from pathlib import Path
 
 import yaml
-from devtasks import parity as parity_check
-from devtasks import plan, runner, seal, update
-from devtasks.jobs import ci_task, docker_missing, lint_python_and_github, require_python, run
+from devtasks.checks import parity as parity_check
+from devtasks.checks import seal
+from devtasks.jobs import (
+    ci_task,
+    docker_missing,
+    lint_python_and_github,
+    require_python,
+    run,
+    update,
+)
+from devtasks.local import plan, runner
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit

@@ -17,7 +17,7 @@ from invoke.exceptions import Exit
 from helpers import ROOT, git_commit, run
 
 sys.path.insert(0, str(ROOT / "template"))
-from devtasks import update
+from devtasks.jobs import update
 
 OURS = "<" * 7 + " before updating"
 BASE = "=" * 7

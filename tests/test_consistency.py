@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from devtasks import seal
+from devtasks.checks import seal
 
 from helpers import ROOT, copy_project, questions, run
 

@@ -1,7 +1,7 @@
 """Fast checks of the container files and the rules `invoke docker` decides by (no engine).
 
 The rules (tags, when to publish, which cache) are pure functions in the template's
-`devtasks/images.py`; the files must agree with each other and with the answers.
+`devtasks/jobs/images.py`; the files must agree with each other and with the answers.
 """
 
 import re
@@ -15,7 +15,7 @@ import yaml
 from helpers import ROOT, copy_project
 
 sys.path.insert(0, str(ROOT / "template"))
-from devtasks import images
+from devtasks.jobs import images
 
 PROJECT = images.Project(
     name="my-service", version="1.2.3", source="https://github.com/Example-Org/my-service"

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from devtasks import model
-from devtasks import parity as parity_checks
+from devtasks.checks import parity as parity_checks
+from devtasks.workflow import rules
 
 from helpers import run
 
@@ -301,7 +301,7 @@ def dockerfile_uv(project: Path) -> None:
 
 
 def devtasks_edited(project: Path) -> None:
-    edit(project / "devtasks/runner.py", "INTERRUPTED = 130", "INTERRUPTED = 0")
+    edit(project / "devtasks/local/runner.py", "INTERRUPTED = 130", "INTERRUPTED = 0")
 
 
 def devtasks_added(project: Path) -> None:
@@ -427,8 +427,8 @@ def test_every_parity_check_has_drifts() -> None:
         assert drifts <= tested, check
     refused_job_keys = {
         rule.key
-        for rule in model.KEY_RULES
-        if rule.level is model.Level.JOB and rule.kind is model.KeyClass.REFUSED
+        for rule in rules.KEY_RULES
+        if rule.level is rules.Level.JOB and rule.kind is rules.KeyClass.REFUSED
     }
     assert {"container", "services", "outputs"} <= refused_job_keys
     assert len(DRIFTS) >= 40

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
-from devtasks import config, security
+from devtasks import config
+from devtasks.jobs import security
 from invoke.exceptions import Exit
 
 from helpers import ROOT, copy_project, run

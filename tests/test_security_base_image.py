@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from devtasks import dockerfile, images
+from devtasks import dockerfile
+from devtasks.jobs import images
 
 from helpers import ROOT, copy_project, run
 

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devtasks import config, security
+from devtasks import config
+from devtasks.jobs import security
 from invoke.exceptions import Exit
 
 from containers import base_image, build, docker

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from devtasks import supply_chain
+from devtasks.jobs import supply_chain
 
 from containers import base_image
 from helpers import ROOT, copy_project, questions, run

@@ -28,7 +28,7 @@ from template_repo import (
 )
 
 sys.path.insert(0, str(ROOT / "template"))
-from devtasks import update
+from devtasks.jobs import update
 
 pytestmark = pytest.mark.slow
 

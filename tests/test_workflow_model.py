@@ -15,9 +15,12 @@ from typing import Any
 import check_jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
-from devtasks import arguments, config, expressions, model, plan, runner
+from devtasks import config
+from devtasks.checks import arguments
 from devtasks.jobs import ci_task, docker_tasks
-from devtasks.plan import HOST, Event, Place, Scene, plan_entry
+from devtasks.local import plan, runner
+from devtasks.local.plan import HOST, Event, Place, Scene, plan_entry
+from devtasks.workflow import expressions, model, reader, rules
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invoke.collection import Collection
@@ -31,29 +34,29 @@ PUSH_MAIN = Event("push", "refs/heads/main")
 PULL_REQUEST = Event("pull_request", "refs/pull/1/merge", base_ref="main", head_ref="topic")
 
 
-def schema_levels() -> dict[model.Level, set[str]]:
+def schema_levels() -> dict[rules.Level, set[str]]:
     """Every property the GitHub workflow schema defines, per level of the model."""
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     definitions = schema["definitions"]
     normal = definitions["normalJob"]["properties"]
     reusable = definitions["reusableWorkflowCallJob"]["properties"]
     return {
-        model.Level.WORKFLOW: set(schema["properties"]),
-        model.Level.JOB: set(normal) | set(reusable),
-        model.Level.STRATEGY: set(normal["strategy"]["properties"]),
-        model.Level.STEP: set(definitions["step"]["properties"]),
-        model.Level.DEFAULTS_RUN: set(definitions["defaults"]["properties"]["run"]["properties"]),
+        rules.Level.WORKFLOW: set(schema["properties"]),
+        rules.Level.JOB: set(normal) | set(reusable),
+        rules.Level.STRATEGY: set(normal["strategy"]["properties"]),
+        rules.Level.STEP: set(definitions["step"]["properties"]),
+        rules.Level.DEFAULTS_RUN: set(definitions["defaults"]["properties"]["run"]["properties"]),
     }
 
 
 @pytest.mark.parametrize("level", list(schema_levels()), ids=lambda level: level.value)
-def test_every_schema_key_is_in_exactly_one_class(level: model.Level) -> None:
+def test_every_schema_key_is_in_exactly_one_class(level: rules.Level) -> None:
     keys = schema_levels()[level]
-    unclassified = sorted(key for key in keys if (level, key) not in model.RULES)
+    unclassified = sorted(key for key in keys if (level, key) not in rules.RULES)
     assert not unclassified, f"{level.value}: no class for {unclassified}"
-    rules = [rule for rule in model.KEY_RULES if rule.level is level]
-    assert len({rule.key for rule in rules}) == len(rules), "a key is classified twice"
-    assert all(rule.why for rule in rules), "every class says why"
+    at_level = [rule for rule in rules.KEY_RULES if rule.level is level]
+    assert len({rule.key for rule in at_level}) == len(at_level), "a key is classified twice"
+    assert all(rule.why for rule in at_level), "every class says why"
 
 
 def write_workflow(root: Path, document: Mapping[str, Any], name: str = "ci.yml") -> Path:
@@ -76,7 +79,7 @@ def workflow(jobs: Mapping[str, Any], **keys: Any) -> dict[str, Any]:
 
 def problems_of(tmp_path: Path, document: Mapping[str, Any], name: str = "ci.yml") -> list[str]:
     path = write_workflow(tmp_path, document, name)
-    return [str(problem) for problem in model.read(tmp_path, path, SETTINGS).problems]
+    return [str(problem) for problem in reader.read(tmp_path, path, SETTINGS).problems]
 
 
 def test_a_clean_workflow_has_no_problems(tmp_path: Path) -> None:
@@ -85,13 +88,13 @@ def test_a_clean_workflow_has_no_problems(tmp_path: Path) -> None:
 
 REFUSED_JOB_KEYS = [
     rule.key
-    for rule in model.KEY_RULES
-    if rule.level is model.Level.JOB and rule.kind is model.KeyClass.REFUSED
+    for rule in rules.KEY_RULES
+    if rule.level is rules.Level.JOB and rule.kind is rules.KeyClass.REFUSED
 ]
 REFUSED_STEP_KEYS = [
     rule.key
-    for rule in model.KEY_RULES
-    if rule.level is model.Level.STEP and rule.kind is model.KeyClass.REFUSED
+    for rule in rules.KEY_RULES
+    if rule.level is rules.Level.STEP and rule.kind is rules.KeyClass.REFUSED
 ]
 
 
@@ -112,7 +115,7 @@ def test_a_refused_step_key_is_named(tmp_path: Path, key: str) -> None:
 @given(key=st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12))
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_an_unknown_key_is_refused_at_every_level(tmp_path: Path, key: str) -> None:
-    known = {rule.key for rule in model.KEY_RULES}
+    known = {rule.key for rule in rules.KEY_RULES}
     if key in known or key in {"on", "jobs"}:
         return
     step_body = job()
@@ -177,7 +180,7 @@ PYTHONS = {"strategy": {"matrix": {"python-version": ["3.13", "3.14"]}}}
 def call_problems(tmp_path: Path, run: str, **keys: Any) -> list[str]:
     """What the arguments check says of a one-job workflow whose task step is `run`."""
     path = write_workflow(tmp_path, workflow({"job": job(run=run, **keys)}))
-    parsed = model.read(tmp_path, path, SETTINGS)
+    parsed = reader.read(tmp_path, path, SETTINGS)
     assert parsed.problems == (), parsed.problems
     return [str(problem) for problem in arguments.problems(parsed, TASKS)]
 
@@ -532,7 +535,7 @@ def test_the_plan_follows_the_model(  # noqa: PLR0917 - one parameter per genera
         body["timeout-minutes"] = minutes
     body["continue-on-error"] = continue_on_error
     path = write_workflow(tmp_path, workflow({"lint": body}))
-    parsed = model.read(tmp_path, path, SETTINGS)
+    parsed = reader.read(tmp_path, path, SETTINGS)
     assert parsed.problems == ()
     entry = next(parsed.jobs["lint"].entries())
     planned = plan_entry(Scene(tmp_path, parsed, event, HOST, "3.13"), entry)
@@ -569,7 +572,7 @@ def test_setup_uv_python_version_becomes_uv_python_with_its_own_environment(
         },
     )
     path = write_workflow(tmp_path, workflow({"test": body}))
-    parsed = model.read(tmp_path, path, SETTINGS)
+    parsed = reader.read(tmp_path, path, SETTINGS)
     assert parsed.problems == ()
     plans = [
         plan_entry(Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13"), e)
@@ -588,7 +591,7 @@ def test_an_os_axis_skips_other_oses_with_the_reason(tmp_path: Path) -> None:
     body = job(**{"runs-on": "${{ matrix.os }}"})
     body["strategy"] = {"matrix": {"os": ["ubuntu-24.04", "windows-2022", "macos-15"]}}
     path = write_workflow(tmp_path, workflow({"lint": body}))
-    parsed = model.read(tmp_path, path, SETTINGS)
+    parsed = reader.read(tmp_path, path, SETTINGS)
     assert parsed.problems == ()
     plans = [
         plan_entry(Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13"), e)
@@ -640,7 +643,7 @@ def test_a_task_that_needs_docker_skips_its_job_like_a_docker_job(
     tasks = Collection(integration, lint)
     jobs = {"lint": job(), "integration": job(run="uv run --locked invoke integration")}
     path = write_workflow(tmp_path, workflow(jobs))
-    parsed = model.read(tmp_path, path, SETTINGS)
+    parsed = reader.read(tmp_path, path, SETTINGS)
     assert parsed.problems == ()
 
     def skips(place: Place, needing: frozenset[str]) -> dict[str, str | None]:
@@ -667,24 +670,24 @@ def test_a_task_that_needs_docker_skips_its_job_like_a_docker_job(
     assert skips(HOST, docker_tasks(tasks)) == {"lint": None, "integration": None}
 
 
-INERT_VALUES: dict[tuple[model.Level, str], Any] = {
-    (model.Level.WORKFLOW, "name"): "CI",
-    (model.Level.WORKFLOW, "run-name"): "a run",
-    (model.Level.WORKFLOW, "permissions"): {"contents": "read"},
-    (model.Level.WORKFLOW, "concurrency"): {"group": "g", "cancel-in-progress": True},
-    (model.Level.JOB, "name"): "Lint",
-    (model.Level.JOB, "permissions"): {},
-    (model.Level.JOB, "concurrency"): "group",
-    (model.Level.STRATEGY, "max-parallel"): 2,
-    (model.Level.STEP, "id"): "task",
-    (model.Level.STEP, "name"): "Run the task",
+INERT_VALUES: dict[tuple[rules.Level, str], Any] = {
+    (rules.Level.WORKFLOW, "name"): "CI",
+    (rules.Level.WORKFLOW, "run-name"): "a run",
+    (rules.Level.WORKFLOW, "permissions"): {"contents": "read"},
+    (rules.Level.WORKFLOW, "concurrency"): {"group": "g", "cancel-in-progress": True},
+    (rules.Level.JOB, "name"): "Lint",
+    (rules.Level.JOB, "permissions"): {},
+    (rules.Level.JOB, "concurrency"): "group",
+    (rules.Level.STRATEGY, "max-parallel"): 2,
+    (rules.Level.STEP, "id"): "task",
+    (rules.Level.STEP, "name"): "Run the task",
 }
 
 
 def test_every_inert_key_has_a_sample_value() -> None:
-    inert = {(r.level, r.key) for r in model.KEY_RULES if r.kind is model.KeyClass.INERT}
+    inert = {(r.level, r.key) for r in rules.KEY_RULES if r.kind is rules.KeyClass.INERT}
     inert -= {
-        (model.Level.TRIGGER, key)
+        (rules.Level.TRIGGER, key)
         for key in ("branches", "branches-ignore", "tags", "tags-ignore", "types")
     }
     assert inert == set(INERT_VALUES)
@@ -693,11 +696,11 @@ def test_every_inert_key_has_a_sample_value() -> None:
 @given(chosen=st.sets(st.sampled_from(sorted(INERT_VALUES, key=str))))
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_inert_keys_change_neither_the_verdict_nor_the_plan(
-    tmp_path: Path, chosen: set[tuple[model.Level, str]]
+    tmp_path: Path, chosen: set[tuple[rules.Level, str]]
 ) -> None:
     def plans(document: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         path = write_workflow(tmp_path, document)
-        parsed = model.read(tmp_path, path, SETTINGS)
+        parsed = reader.read(tmp_path, path, SETTINGS)
         assert parsed.problems == ()
         scene = Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13")
         return [
@@ -714,10 +717,10 @@ def test_inert_keys_change_neither_the_verdict_nor_the_plan(
     for level, key in chosen:
         value = INERT_VALUES[(level, key)]
         target = {
-            model.Level.WORKFLOW: edited,
-            model.Level.JOB: edited["jobs"]["lint"],
-            model.Level.STRATEGY: edited["jobs"]["lint"]["strategy"],
-            model.Level.STEP: edited["jobs"]["lint"]["steps"][1],
+            rules.Level.WORKFLOW: edited,
+            rules.Level.JOB: edited["jobs"]["lint"],
+            rules.Level.STRATEGY: edited["jobs"]["lint"]["strategy"],
+            rules.Level.STEP: edited["jobs"]["lint"]["steps"][1],
         }[level]
         target[key] = value
     assert plans(edited) == before

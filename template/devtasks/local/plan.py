@@ -19,8 +19,11 @@ from typing import Any
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 
-from . import arguments, config, expressions, model
-from .jobs import docker_missing, docker_tasks, python_missing
+from devtasks import config
+from devtasks.checks import arguments
+from devtasks.jobs import docker_tasks
+from devtasks.machine import docker_missing, python_missing
+from devtasks.workflow import expressions, model, reader, rules
 
 # Where a matrix entry that asks setup-uv for another Python keeps its project environment.
 CI_VENVS = Path(".venv-ci")
@@ -105,8 +108,8 @@ def current_branch(root: Path, default: str) -> str:
 
 def local_event(root: Path, name: str, ref: str, settings: config.Config) -> Event:
     """The event `invoke ci` pretends: a pull request into the default branch, or a push."""
-    if name not in model.LOCAL_EVENTS:
-        message = f"ci: --event must be one of {', '.join(model.LOCAL_EVENTS)}, not {name!r}"
+    if name not in rules.LOCAL_EVENTS:
+        message = f"ci: --event must be one of {', '.join(rules.LOCAL_EVENTS)}, not {name!r}"
         raise Exit(message, code=1)
     branch = current_branch(root, settings.default_branch)
     if name == "pull_request":
@@ -144,7 +147,7 @@ class Planned:
     shell: tuple[str, ...] = ("bash", "-e")
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path = Path()
-    timeout_seconds: float = model.DEFAULT_TIMEOUT_MINUTES * 60
+    timeout_seconds: float = rules.DEFAULT_TIMEOUT_MINUTES * 60
     step_continues: bool = False
     job_continues: bool = False
     python: str | None = None
@@ -327,10 +330,10 @@ def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow
     except config.ConfigError as error:
         message = f"ci: {error}"
         raise Exit(message, code=1) from None
-    if not (root / model.CI_WORKFLOW).exists():
-        message = f"ci: {model.CI_WORKFLOW} is missing"
+    if not (root / rules.CI_WORKFLOW).exists():
+        message = f"ci: {rules.CI_WORKFLOW} is missing"
         raise Exit(message, code=1)
-    workflow = model.read(root, model.CI_WORKFLOW, settings)
+    workflow = reader.read(root, rules.CI_WORKFLOW, settings)
     if tasks is not None:
         refused = tuple(arguments.problems(workflow, tasks))
         workflow = dataclasses.replace(workflow, problems=workflow.problems + refused)
@@ -338,7 +341,7 @@ def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow
     blocking = [p for p in workflow.problems if p.job is None or "needs `" in p.message]
     if blocking or not workflow.jobs:
         reasons = "; ".join(str(p) for p in blocking) or "no jobs"
-        message = f"ci: cannot run {model.CI_WORKFLOW}: {reasons}"
+        message = f"ci: cannot run {rules.CI_WORKFLOW}: {reasons}"
         raise Exit(message, code=1)
     return workflow, settings
 

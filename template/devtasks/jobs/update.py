@@ -26,7 +26,7 @@ import yaml
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from .jobs import require_tool, run
+from devtasks.machine import require_tool, run
 
 ANSWERS_FILE = Path(".copier-answers.yml")
 # copier's labels for the two sides of an inline conflict.

@@ -17,8 +17,11 @@ from pathlib import Path
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 
-from . import arguments, config, model, pins, precommit, seal
-from .jobs import ci_spec
+from devtasks import config
+from devtasks.checks import arguments, pins, precommit, seal
+from devtasks.jobs import ci_spec
+from devtasks.workflow import model, reader
+from devtasks.workflow import rules as workflow_rules
 
 # Set by GitHub for every step; a workflow that sets them changes nothing a task declares.
 GITHUB_PROVIDED_ENV = re.compile(r"^(GITHUB_|RUNNER_|ACTIONS_|CI$)")
@@ -145,9 +148,9 @@ def check(root: Path, tasks: Collection) -> list[str]:
         settings = config.load(root)
     except config.ConfigError as error:
         return [f"{pins.PYPROJECT}: {error}"]
-    workflows = model.read_all(root, settings)
-    if model.CI_WORKFLOW not in workflows:
-        return [f"{model.CI_WORKFLOW}: missing"]
+    workflows = reader.read_all(root, settings)
+    if workflow_rules.CI_WORKFLOW not in workflows:
+        return [f"{workflow_rules.CI_WORKFLOW}: missing"]
     return [problem for item in CHECKS for problem in item.run(root, workflows, tasks)]
 
 
@@ -157,7 +160,7 @@ def rules() -> str:
     lines += [f"  {item.name}: {item.rule}" for item in CHECKS]
     lines.append("")
     lines.append("Workflow keys (a key in no row is refused):")
-    for level, key, kind, why in model.rules_table():
+    for level, key, kind, why in workflow_rules.rules_table():
         wrapped = textwrap.shorten(why, width=200)
         lines.append(f"  {level:<22} {key:<36} {kind:<9} {wrapped}")
     return "\n".join(lines)

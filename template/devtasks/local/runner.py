@@ -22,9 +22,9 @@ from typing import TextIO
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 
-from . import config, expressions, model
-from .jobs import docker_tasks
-from .plan import (
+from devtasks import config
+from devtasks.jobs import docker_tasks
+from devtasks.local.plan import (
     HOST,
     Event,
     Outcome,
@@ -37,7 +37,8 @@ from .plan import (
     local_event,
     plan_entry,
 )
-from .processes import Interrupted, Processes, sigterm_as_interrupt
+from devtasks.local.processes import Interrupted, Processes, sigterm_as_interrupt
+from devtasks.workflow import expressions, model, rules
 
 INTERRUPTED = 130
 POLL_SECONDS = 0.2
@@ -63,7 +64,7 @@ class Run:
     ) -> None:
         """A run that has not started."""
         self.scene = scene
-        self.actions = model.action_rules(settings)
+        self.actions = rules.action_rules(settings)
         self.parallel = max(1, parallel)
         self.fail_fast = fail_fast
         self.log = log
@@ -332,7 +333,7 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
     code = INTERRUPTED if interrupted else exit_code(outcomes)
     if as_json:
         document = {
-            "workflow": str(model.CI_WORKFLOW),
+            "workflow": str(rules.CI_WORKFLOW),
             "event": event.name,
             "ref": event.ref,
             "exit_code": code,

@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # devtasks/
 MANIFEST = "manifest.json"
 EXTENSION_POINTS = (
     "change settings in [tool.shipshape] of pyproject.toml, or add a task of your own to "

@@ -22,8 +22,8 @@ from typing import Any
 
 from invoke.exceptions import Exit
 
-from .config import Config, Ignored, Security
-from .jobs import require_tool
+from devtasks.config import Config, Ignored, Security
+from devtasks.machine import require_tool
 
 REPORTS = Path("reports")
 AUDIT_SARIF = REPORTS / "uv-audit.sarif"

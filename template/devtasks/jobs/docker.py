@@ -16,9 +16,9 @@ from pathlib import Path
 from invoke.exceptions import Exit
 from python_on_whales import Container, DockerClient, DockerException, docker
 
-from . import images, security, supply_chain
-from .config import Config
-from .jobs import docker_missing
+from devtasks.config import Config
+from devtasks.jobs import images, security, supply_chain
+from devtasks.machine import docker_missing
 
 # Every way the compose files combine; `compose-config` and `docker` check each one.
 COMPOSE_STACKS = {

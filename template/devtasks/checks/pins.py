@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import dockerfile
-from .model import Job, Workflow
+from devtasks import dockerfile
+from devtasks.workflow.model import Job, Workflow
 
 PYPROJECT = Path("pyproject.toml")
 PYTHON_VERSION_FILE = Path(".python-version")

@@ -5,9 +5,9 @@ from pathlib import Path
 from invoke.exceptions import Exit
 from python_on_whales import DockerException, docker
 
-from . import images
-from .docker import build, require_engine, say
-from .plan import Place
+from devtasks.jobs import images
+from devtasks.jobs.docker import build, require_engine, say
+from devtasks.local.plan import Place
 
 IMAGE_PYTHON = "import sys; print('%d.%d' % sys.version_info[:2])"
 

@@ -14,7 +14,7 @@ from invoke.parser.context import ParserContext
 from invoke.parser.parser import Parser
 from invoke.program import Program
 
-from . import expressions, model
+from devtasks.workflow import expressions, model, rules
 
 FIX = "a task step passes only its task's own options"
 
@@ -62,14 +62,14 @@ def problem(job: model.Job, tasks: Collection) -> model.Problem | None:
     argv = job.argv
     if argv is None or job.task not in tasks.task_names:
         return None  # not a task call, or no such task: the model and check_tasks say so
-    written = argv[len(model.TASK_PREFIX) :]
+    written = argv[len(rules.TASK_PREFIX) :]
     varies = any(expressions.EXPRESSION.search(word) for word in written)
     for entry in job.entries() if varies else ():
         try:
             words = [expressions.substitute(word, entry.context({})) for word in written]
         except expressions.ExpressionError:
             return None  # the model refuses the expression itself
-        odd = next((word for word in words if not model.SAFE_ARGUMENT.match(word)), None)
+        odd = next((word for word in words if not rules.SAFE_ARGUMENT.match(word)), None)
         if odd is not None:
             message = f"for matrix entry {entry.label}, the task step has the word {odd!r}; "
             return model.Problem(job.path, job.id, message + "matrix values must be plain words")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import dockerfile
+from devtasks import dockerfile
 
 PYPROJECT = Path("pyproject.toml")
 DOCKERFILE = Path("Dockerfile")

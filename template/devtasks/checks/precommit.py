@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from . import pins
+from devtasks.checks import pins
 
 PRE_COMMIT = Path(".pre-commit-config.yaml")
 LOCKFILE = Path("uv.lock")

@@ -1,0 +1,1 @@
+"""The local runner: the plan of a run, the processes it starts, and the run itself."""

@@ -1,0 +1,486 @@
+"""The reader: one workflow file validated into the model, every refusal collected."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devtasks.config import Config
+from devtasks.workflow import expressions
+from devtasks.workflow.model import (
+    Job,
+    Matrix,
+    Problem,
+    Step,
+    Workflow,
+    ordered,
+    runner_os,
+    text_of,
+)
+from devtasks.workflow.rules import (
+    CHANGE_EVENTS,
+    CI_WORKFLOW,
+    DEFAULT_TIMEOUT_MINUTES,
+    LOCAL_EVENTS,
+    MATRIX_ONLY,
+    MATRIX_VALUE,
+    RULES,
+    SHA_REF,
+    WORKFLOWS,
+    ActionRule,
+    KeyClass,
+    Level,
+    Role,
+    action_rules,
+)
+
+
+class _Reader:
+    """Reads one workflow document into the model, collecting every refusal."""
+
+    def __init__(self, path: Path, config: Config) -> None:
+        self.path = path
+        self.config = config
+        self.actions = action_rules(config)
+        self.problems: list[Problem] = []
+
+    def refuse(self, job: str | None, message: str) -> None:
+        self.problems.append(Problem(self.path, job, message))
+
+    def classify(self, level: Level, body: Mapping[str, Any], job: str | None) -> None:
+        """Refuse each key that is refused or unknown at this level."""
+        for key in body:
+            rule = RULES.get((level, str(key)))
+            where = f"{level.value} key `{key}`"
+            if rule is None:
+                self.refuse(job, f"{where} is not one parity knows; it cannot be mirrored")
+            elif rule.kind is KeyClass.REFUSED:
+                self.refuse(job, f"{where} is refused: {rule.why}")
+
+    def expression_check(
+        self, text: str, job: str | None, where: str, *, readable: frozenset[str]
+    ) -> None:
+        for inner in expressions.names_in(text):
+            self.evaluable(inner, job, where, readable=readable)
+
+    def evaluable(
+        self, source: str, job: str | None, where: str, *, readable: frozenset[str]
+    ) -> None:
+        """Refuse an expression `invoke ci` could not evaluate in this place."""
+        context = expressions.Context(
+            values={
+                "github.event_name": "push",
+                "github.ref": "refs/heads/main",
+                "github.ref_name": "main",
+                "github.ref_type": "branch",
+                "github.base_ref": "",
+                "github.head_ref": "",
+            },
+            readable=readable,
+        )
+        try:
+            expressions.evaluate(source, context)
+        except expressions.ExpressionError as error:
+            self.refuse(job, f"{where}: `{source.strip()}`: {error}")
+
+    def string_map(self, value: object, job: str | None, where: str) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.refuse(job, f"{where} must be a mapping")
+            return {}
+        return {str(k): text_of(v) for k, v in value.items()}
+
+    def env(self, value: object, job: str | None, where: str, *, ci: bool) -> dict[str, str]:
+        env = self.string_map(value, job, where)
+        # Jobs of other workflows never run locally: they may read secrets and step outputs
+        # (a token from a setup step, say); ci.yml's only vary by matrix.
+        readable = (
+            frozenset({"matrix"}) if ci else frozenset({"matrix", "secrets", "github", "steps"})
+        )
+        for name, text in env.items():
+            self.expression_check(text, job, f"{where} {name}", readable=readable)
+        return env
+
+    def triggers(self, document: Mapping[Any, Any]) -> frozenset[str]:
+        # PyYAML reads the bare key `on` as the boolean True (YAML 1.1).
+        raw = document.get("on", document.get(True))
+        if isinstance(raw, str):
+            events: dict[str, Any] = {raw: None}
+        elif isinstance(raw, list):
+            events = {str(event): None for event in raw}
+        elif isinstance(raw, dict):
+            events = {str(k): v for k, v in raw.items()}
+        else:
+            self.refuse(None, "`on:` names no events")
+            return frozenset()
+        for event in LOCAL_EVENTS:
+            filters = events.get(event)
+            if isinstance(filters, dict):
+                self.classify(Level.TRIGGER, filters, None)
+        return frozenset(events)
+
+    def defaults(self, value: object, job: str | None) -> tuple[str | None, str | None]:
+        if value is None:
+            return None, None
+        if (
+            not isinstance(value, dict)
+            or set(value) != {"run"}
+            or not isinstance(value["run"], dict)
+        ):
+            self.refuse(job, "defaults may hold only `run:` (working-directory, shell)")
+            return None, None
+        run = value["run"]
+        self.classify(Level.DEFAULTS_RUN, run, job)
+        shell = run.get("shell")
+        self.shell_check(shell, job, "defaults.run.shell")
+        directory = run.get("working-directory")
+        self.directory_check(directory, job, "defaults.run.working-directory")
+        return (str(directory) if directory is not None else None), (
+            str(shell) if shell is not None else None
+        )
+
+    def shell_check(self, shell: object, job: str | None, where: str) -> None:
+        if shell is not None and shell != "bash":
+            self.refuse(
+                job,
+                f"{where} `{shell}` is refused: `invoke ci` runs steps as GitHub runs bash; "
+                "use `bash` or leave it out",
+            )
+
+    def directory_check(self, directory: object, job: str | None, where: str) -> None:
+        if directory is None:
+            return
+        text = str(directory)
+        if text.startswith("/") or "${{" in text or ".." in Path(text).parts:
+            self.refuse(
+                job,
+                f"{where} `{text}` must be a plain path inside the repository",
+            )
+
+    def timeout(self, value: object, job: str, where: str) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.refuse(job, f"{where} `{value}` must be a positive number of minutes")
+            return None
+        return float(value)
+
+    def continue_on_error(self, value: object, job: str, where: str) -> bool | str:
+        if value is None:
+            return False
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            inner = expressions.EXPRESSION.fullmatch(value.strip())
+            if inner and MATRIX_ONLY.match(inner.group(1).strip()):
+                return value
+        self.refuse(job, f"{where} `{value}` must be true, false or " + MATRIX_VALUE)
+        return False
+
+    def matrix(self, strategy: object, job: str) -> tuple[Matrix, bool]:
+        if strategy is None:
+            return Matrix(), True
+        if not isinstance(strategy, dict):
+            self.refuse(job, "strategy must be a mapping")
+            return Matrix(), True
+        self.classify(Level.STRATEGY, strategy, job)
+        fail_fast = strategy.get("fail-fast", True)
+        if not isinstance(fail_fast, bool):
+            self.refuse(job, f"strategy.fail-fast `{fail_fast}` must be true or false")
+            fail_fast = True
+        return self.matrix_body(strategy.get("matrix"), job), fail_fast
+
+    def matrix_body(self, raw: object, job: str) -> Matrix:
+        if raw is None:
+            return Matrix()
+        if not isinstance(raw, dict):
+            self.refuse(job, "strategy.matrix must be a literal mapping (no expressions)")
+            return Matrix()
+        axes: dict[str, tuple[Any, ...]] = {}
+        lists: dict[str, tuple[Mapping[str, Any], ...]] = {"include": (), "exclude": ()}
+        for key, values in raw.items():
+            if key in lists:
+                if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+                    self.refuse(job, f"strategy.matrix.{key} must be a list of mappings")
+                    continue
+                lists[key] = tuple(values)
+            elif isinstance(values, list) and values:
+                axes[str(key)] = tuple(values)
+            else:
+                self.refuse(job, f"strategy.matrix.{key} must be a non-empty literal list")
+        return Matrix(axes=axes, include=lists["include"], exclude=lists["exclude"])
+
+    def runs_on(self, value: object, job: str, matrix: Matrix) -> tuple[str, ...]:
+        labels = [value] if isinstance(value, str) else value
+        if not isinstance(labels, list) or not labels:
+            self.refuse(job, "runs-on must be a runner label")
+            return ("ubuntu-latest",)
+        for label in labels:
+            text = str(label)
+            inner = expressions.EXPRESSION.fullmatch(text.strip())
+            if inner is not None:
+                axis = inner.group(1).strip()
+                if not MATRIX_ONLY.match(axis) or axis.split(".", 1)[1] not in {
+                    *matrix.axes,
+                    *(k for extra in matrix.include for k in extra),
+                }:
+                    self.refuse(job, f"runs-on `{text}` must be a matrix axis (matrix.os)")
+                continue
+            if runner_os(text) != "linux":
+                self.refuse(
+                    job,
+                    f"runs-on `{text}` is refused: `invoke ci` runs hosted Linux jobs "
+                    "(ubuntu-*); put other OSes on a matrix axis, where they are reported "
+                    "as skipped here",
+                )
+        return tuple(str(label) for label in labels)
+
+    def step(self, raw: object, job: str, index: int, *, ci: bool) -> Step | None:
+        where = f"step {index + 1}"
+        if not isinstance(raw, dict):
+            self.refuse(job, f"{where} is not a mapping")
+            return None
+        self.classify(Level.STEP, raw, job)
+        uses, run = raw.get("uses"), raw.get("run")
+        if (uses is None) == (run is None):
+            self.refuse(job, f"{where} must have exactly one of `uses:` and `run:`")
+            return None
+        self.shell_check(raw.get("shell"), job, f"{where} shell")
+        self.directory_check(raw.get("working-directory"), job, f"{where} working-directory")
+        if_ = raw.get("if")
+        if isinstance(if_, str):
+            self.condition_check(if_, job, f"{where} if", readable={"github", "matrix", "env"})
+        with_ = raw.get("with") or {}
+        if not isinstance(with_, dict):
+            self.refuse(job, f"{where} with must be a mapping")
+            with_ = {}
+        return Step(
+            index=index,
+            uses=str(uses) if uses is not None else None,
+            run=str(run) if run is not None else None,
+            env=self.env(raw.get("env"), job, f"{where} env", ci=ci),
+            with_={str(k): v for k, v in with_.items()},
+            if_=if_ if isinstance(if_, str | bool) else None,
+            working_directory=(
+                str(raw["working-directory"]) if raw.get("working-directory") else None
+            ),
+            shell=str(raw["shell"]) if raw.get("shell") else None,
+            continue_on_error=self.continue_on_error(
+                raw.get("continue-on-error"), job, f"{where} continue-on-error"
+            ),
+            timeout_minutes=self.timeout(raw.get("timeout-minutes"), job, f"{where} timeout"),
+        )
+
+    def condition_check(
+        self, text: str, job: str | None, where: str, *, readable: set[str]
+    ) -> None:
+        stripped = text.strip()
+        inner = expressions.EXPRESSION.fullmatch(stripped)
+        self.evaluable(
+            inner.group(1) if inner else stripped, job, where, readable=frozenset(readable)
+        )
+
+    def steps_shape(self, job: Job, *, ci: bool) -> None:
+        """Setup actions, then exactly one task call, then publishing post-steps."""
+        runs = job.run_steps
+        if len(runs) != 1:
+            self.refuse(
+                job.id,
+                f"has {len(runs)} `run:` steps; it must have exactly one: "
+                "`uv run --locked invoke <task>`",
+            )
+        elif job.argv is None:
+            self.refuse(
+                job.id,
+                f"runs `{(runs[0].run or '').strip()}`; its one `run:` step must be "
+                "`uv run --locked invoke <task> [plain arguments]` and nothing else",
+            )
+        task_index = runs[0].index if len(runs) == 1 else len(job.steps)
+        for step in job.steps:
+            if step.uses is None:
+                continue
+            self.action_check(job, step, after_task=step.index > task_index)
+        if job.task_step is not None and job.task_step.if_ is not None:
+            self.refuse(
+                job.id,
+                "the task step has an `if:`; when false, the job would run nothing and pass: "
+                "put the condition on the job (`if:` there), so it is reported skipped",
+            )
+        run = job.task_step.run if job.task_step is not None else None
+        if run is not None:
+            readable = frozenset({"matrix"})
+            self.expression_check(run, job.id, "the task step", readable=readable)
+            for word in expressions.names_in(run):
+                if not MATRIX_ONLY.match(word):
+                    self.refuse(job.id, f"the task step reads `{word}`; only matrix.* may vary")
+        del ci
+
+    def action_check(self, job: Job, step: Step, *, after_task: bool) -> None:
+        rule = self.known_action(job, step)
+        if rule is None:
+            return
+        where = f"step {step.index + 1} (`{step.action}`)"
+        if rule.role is Role.SETUP and after_task:
+            self.refuse(job.id, f"{where} sets up the machine, so it must come before the task")
+        if rule.role is Role.POST and not after_task:
+            self.refuse(job.id, f"{where} publishes the task's files, so it must come after it")
+        for key in step.with_:
+            kind = rule.inputs.get(key)
+            if kind is None:
+                self.refuse(job.id, f"{where} input `{key}` is not one parity knows")
+            elif kind is KeyClass.REFUSED:
+                self.refuse(job.id, f"{where} input `{key}` is refused: it changes the checkout")
+        if rule.role is Role.SETUP and step.if_ is not None:
+            self.refuse(job.id, f"{where}: setup steps run unconditionally (no `if:`)")
+        if step.continue_on_error:
+            self.refuse(job.id, f"{where}: continue-on-error belongs on the task step or job")
+
+    def known_action(self, job: Job, step: Step) -> ActionRule | None:
+        """The action's rule, after refusing unpinned, local, Docker and unknown actions."""
+        uses = step.uses or ""
+        where = f"step {step.index + 1} (`{step.action}`)"
+        if uses.startswith(("./", "docker://")):
+            self.refuse(job.id, f"{where}: local and Docker actions cannot be mirrored")
+            return None
+        ref = uses.split("@", 1)[1] if "@" in uses else ""
+        if not SHA_REF.match(ref):
+            self.refuse(job.id, f"{where} must be pinned to a full commit SHA, not `{ref}`")
+        rule = self.actions.get(step.action or "")
+        if rule is None:
+            self.refuse(
+                job.id,
+                f"{where} is neither environment setup nor publishing that parity knows; "
+                "list it in [tool.shipshape] setup-actions or post-actions, or move its work "
+                "into the task",
+            )
+            return None
+        pinned = self.config.extra_setup_pins.get(rule.name)
+        if pinned is not None and ref != pinned:
+            self.refuse(job.id, f"{where} is pinned to {ref}; [tool.shipshape] says {pinned}")
+        return rule
+
+    def job(self, job_id: str, raw: object, document_env: Mapping[str, str], *, ci: bool) -> Job:
+        if not isinstance(raw, dict):
+            self.refuse(job_id, "is not a mapping")
+            return Job(path=self.path, id=job_id)
+        self.classify(Level.JOB, raw, job_id)
+        needs_raw = raw.get("needs") or []
+        needs = (needs_raw,) if isinstance(needs_raw, str) else tuple(map(str, needs_raw))
+        if_ = raw.get("if")
+        if isinstance(if_, str):
+            self.condition_check(if_, job_id, "if", readable={"github"})
+        matrix, fail_fast = self.matrix(raw.get("strategy"), job_id)
+        directory, shell = self.defaults(raw.get("defaults"), job_id)
+        steps_raw = raw.get("steps")
+        if not isinstance(steps_raw, list) or not steps_raw:
+            if "uses" not in raw:
+                self.refuse(job_id, "has no steps")
+            steps_raw = []
+        steps = tuple(
+            step
+            for index, body in enumerate(steps_raw)
+            if (step := self.step(body, job_id, index, ci=ci)) is not None
+        )
+        job = Job(
+            path=self.path,
+            id=job_id,
+            needs=needs,
+            if_=if_ if isinstance(if_, str | bool) else None,
+            runs_on=self.runs_on(raw.get("runs-on"), job_id, matrix),
+            env={**document_env, **self.env(raw.get("env"), job_id, "env", ci=ci)},
+            working_directory=directory,
+            shell=shell,
+            matrix=matrix,
+            fail_fast=fail_fast,
+            continue_on_error=self.continue_on_error(
+                raw.get("continue-on-error"), job_id, "continue-on-error"
+            ),
+            timeout_minutes=self.timeout(raw.get("timeout-minutes"), job_id, "timeout-minutes")
+            or DEFAULT_TIMEOUT_MINUTES,
+            steps=steps,
+        )
+        if steps:
+            self.steps_shape(job, ci=ci)
+        return job
+
+    def read(self, document: object) -> Workflow:
+        if not isinstance(document, dict) or not isinstance(document.get("jobs"), dict):
+            self.refuse(None, "no `jobs:` mapping")
+            return Workflow(self.path, frozenset(), {}, None, None, {}, tuple(self.problems))
+        self.classify(Level.WORKFLOW, {k: v for k, v in document.items() if k is not True}, None)
+        events = self.triggers(document)
+        ci = self.path.name == CI_WORKFLOW.name
+        if ci:
+            missing = [event for event in LOCAL_EVENTS if event not in events]
+            if missing:
+                self.refuse(
+                    None,
+                    f"`on:` lacks {', '.join(missing)}: `invoke ci` runs ci.yml as GitHub "
+                    "runs it for a push and a pull request",
+                )
+        else:
+            change = sorted(events & CHANGE_EVENTS)
+            if change:
+                self.refuse(
+                    None,
+                    f"runs on {', '.join(change)}, but `invoke ci` runs only ci.yml: move "
+                    "these jobs into ci.yml",
+                )
+        env = self.env(document.get("env"), None, "env", ci=ci)
+        directory, shell = self.defaults(document.get("defaults"), None)
+        jobs = {
+            str(job_id): self.job(str(job_id), raw, env, ci=ci)
+            for job_id, raw in document["jobs"].items()
+        }
+        for job in jobs.values():
+            for need in job.needs:
+                if need not in jobs:
+                    self.refuse(job.id, f"needs `{need}`, which is no job of this workflow")
+        try:
+            ordered(jobs)
+        except ValueError as error:
+            self.refuse(None, str(error))
+        return Workflow(self.path, events, env, directory, shell, jobs, tuple(self.problems))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML as GitHub reads it: a key given twice is an error, not "the last one wins"."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # noqa: FBT001, FBT002 - PyYAML's signature
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key `{key}`", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> object:
+    """A workflow document; duplicate keys are refused, as GitHub refuses them."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def read(root: Path, path: Path, config: Config) -> Workflow:
+    """Parse one workflow file (path relative to `root`) into the model."""
+    reader = _Reader(path, config)
+    try:
+        document = load_yaml((root / path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        reader.refuse(None, f"cannot read the workflow ({' '.join(str(error).split())})")
+        return Workflow(path, frozenset(), {}, None, None, {}, tuple(reader.problems))
+    return reader.read(document)
+
+
+def workflow_paths(root: Path) -> list[Path]:
+    """Every workflow file of the repository, relative to `root`."""
+    return sorted(path.relative_to(root) for path in (root / WORKFLOWS).glob("*.y*ml"))
+
+
+def read_all(root: Path, config: Config) -> dict[Path, Workflow]:
+    """Every workflow of the repository, parsed."""
+    return {path: read(root, path, config) for path in workflow_paths(root)}

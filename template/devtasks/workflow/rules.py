@@ -1,0 +1,330 @@
+"""The rules table: every key GitHub Actions allows and every known action, classified.
+
+Each key at workflow, job, strategy, step and `defaults.run` level is *mirrored* (`invoke ci`
+reproduces it), *inert* (it changes nothing that runs) or *refused* (parity fails, saying
+why it cannot be mirrored). A key in no class is refused too: nothing is ignored.
+`invoke parity --rules` prints this table; the READMEs point there.
+"""
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from devtasks.config import Config
+
+WORKFLOWS = Path(".github/workflows")
+CI_WORKFLOW = WORKFLOWS / "ci.yml"
+TASK_PREFIX = ("uv", "run", "--locked", "invoke")
+SHA_REF = re.compile(r"^[0-9a-f]{40}$")
+SAFE_ARGUMENT = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
+MATRIX_ONLY = re.compile(r"^matrix\.[A-Za-z0-9_-]+$")
+MATRIX_VALUE = "`${{ matrix.<key> }}`"
+DEFAULT_TIMEOUT_MINUTES = 360.0
+# The events `invoke ci` runs a CI workflow for; ci.yml must be triggered by both.
+LOCAL_EVENTS = ("pull_request", "push")
+# Events that would run a workflow's jobs on every change, which only ci.yml may have.
+CHANGE_EVENTS = frozenset({"push", "pull_request", "pull_request_target"})
+
+
+class Level(enum.Enum):
+    """Where a key sits in a workflow file."""
+
+    WORKFLOW = "workflow"
+    JOB = "job"
+    STRATEGY = "strategy"
+    STEP = "step"
+    DEFAULTS_RUN = "defaults.run"
+    TRIGGER = "on.<push|pull_request>"
+
+
+class KeyClass(enum.Enum):
+    """What `invoke ci` does with a key."""
+
+    MIRRORED = "mirrored"
+    INERT = "inert"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class KeyRule:
+    """One key's class and the reason for it."""
+
+    level: Level
+    key: str
+    kind: KeyClass
+    why: str
+
+
+MIRRORED, INERT, REFUSED = KeyClass.MIRRORED, KeyClass.INERT, KeyClass.REFUSED
+W, J, S, T, D, E = (
+    Level.WORKFLOW,
+    Level.JOB,
+    Level.STEP,
+    Level.STRATEGY,
+    Level.DEFAULTS_RUN,
+    Level.TRIGGER,
+)
+RUNS_ONE_TASK = "a job is setup, one task call and publishing post-steps"
+KEY_RULES: tuple[KeyRule, ...] = (
+    KeyRule(W, "name", INERT, "a label"),
+    KeyRule(W, "run-name", INERT, "a label"),
+    KeyRule(
+        W, "on", MIRRORED, "ci.yml runs for push and pull_request; `invoke ci --event` picks one"
+    ),
+    KeyRule(W, "permissions", INERT, "token scopes; nothing local uses the token"),
+    KeyRule(W, "concurrency", INERT, "cancels superseded runs on GitHub; a local run is one run"),
+    KeyRule(W, "env", MIRRORED, "set for every job's task step"),
+    KeyRule(W, "defaults", MIRRORED, "defaults.run: working directory and shell of run steps"),
+    KeyRule(W, "jobs", MIRRORED, "the job graph"),
+    KeyRule(
+        W, "cache-mode", REFUSED, "changes how GitHub caches, which `invoke ci` cannot reproduce"
+    ),
+    KeyRule(E, "branches", INERT, "which pushes trigger; `invoke ci --event/--ref` chooses"),
+    KeyRule(E, "branches-ignore", INERT, "which pushes trigger; `invoke ci --event/--ref` chooses"),
+    KeyRule(E, "tags", INERT, "which pushes trigger; `invoke ci --event/--ref` chooses"),
+    KeyRule(E, "tags-ignore", INERT, "which pushes trigger; `invoke ci --event/--ref` chooses"),
+    KeyRule(E, "types", INERT, "which pull request activity triggers"),
+    KeyRule(
+        E, "paths", REFUSED, "GitHub would skip the workflow for some changes; `invoke ci` never"
+    ),
+    KeyRule(
+        E, "paths-ignore", REFUSED, "GitHub would skip the workflow for some changes; never locally"
+    ),
+    KeyRule(J, "name", INERT, "a label"),
+    KeyRule(J, "permissions", INERT, "token scopes; nothing local uses the token"),
+    KeyRule(J, "concurrency", INERT, "cancels superseded runs on GitHub; a local run is one run"),
+    KeyRule(J, "needs", MIRRORED, "order, and skipping a job whose needs failed"),
+    KeyRule(J, "if", MIRRORED, "evaluated for the local event and ref (github.* contexts)"),
+    KeyRule(
+        J, "runs-on", MIRRORED, "Linux runners run here; other OSes (a matrix axis) are skipped"
+    ),
+    KeyRule(J, "env", MIRRORED, "set for the task step; the task must declare it"),
+    KeyRule(J, "defaults", MIRRORED, "defaults.run for the job's run steps"),
+    KeyRule(J, "steps", MIRRORED, "setup actions, one task call, publishing post-steps"),
+    KeyRule(J, "strategy", MIRRORED, "the matrix, with include/exclude and fail-fast"),
+    KeyRule(J, "timeout-minutes", MIRRORED, "the job is stopped and failed after it, locally too"),
+    KeyRule(J, "continue-on-error", MIRRORED, "a failure does not fail the run or block needs"),
+    KeyRule(
+        J,
+        "container",
+        REFUSED,
+        "the job would run in an image `invoke ci` does not use; "
+        "put tools in the Dockerfile's ci stage and use `invoke ci --in-container`",
+    ),
+    KeyRule(
+        J,
+        "services",
+        REFUSED,
+        "a task starts the services it needs itself (testcontainers), "
+        "so CI and laptop run the same thing",
+    ),
+    KeyRule(
+        J,
+        "environment",
+        REFUSED,
+        "deployment environments add approvals and secrets that `invoke ci` cannot mirror",
+    ),
+    KeyRule(J, "outputs", REFUSED, f"{RUNS_ONE_TASK}; pass data between jobs as files"),
+    KeyRule(J, "snapshot", REFUSED, "custom runner images cannot be reproduced locally"),
+    KeyRule(
+        J, "cache-mode", REFUSED, "changes how GitHub caches, which `invoke ci` cannot reproduce"
+    ),
+    KeyRule(J, "uses", REFUSED, "a reusable workflow's jobs are not in this repository to run"),
+    KeyRule(J, "with", REFUSED, "inputs of a reusable workflow, which `invoke ci` cannot run"),
+    KeyRule(J, "secrets", REFUSED, "secrets of a reusable workflow, which `invoke ci` cannot run"),
+    KeyRule(T, "matrix", MIRRORED, "expanded like GitHub: product, exclude, then include"),
+    KeyRule(
+        T, "fail-fast", MIRRORED, "a failed entry cancels the job's other entries (default on)"
+    ),
+    KeyRule(T, "max-parallel", INERT, "how many entries run at once; results do not change"),
+    KeyRule(S, "id", INERT, "a label"),
+    KeyRule(S, "name", INERT, "a label"),
+    KeyRule(S, "uses", MIRRORED, "setup actions before the task step, publishing actions after it"),
+    KeyRule(S, "with", MIRRORED, "the action's inputs, each classified by the action table"),
+    KeyRule(S, "run", MIRRORED, "exactly one `uv run --locked invoke <job>` per job"),
+    KeyRule(S, "env", MIRRORED, "set for the step; the task must declare it"),
+    KeyRule(
+        S, "if", MIRRORED, "evaluated with the status functions and github/matrix/env contexts"
+    ),
+    KeyRule(S, "working-directory", MIRRORED, "the step runs there"),
+    KeyRule(
+        S, "shell", MIRRORED, "`bash` only: run like GitHub's bash; any other shell is refused"
+    ),
+    KeyRule(S, "continue-on-error", MIRRORED, "a failed step does not fail the job"),
+    KeyRule(S, "timeout-minutes", MIRRORED, "the step is stopped and failed after it"),
+    KeyRule(S, "background", REFUSED, f"{RUNS_ONE_TASK}; nothing runs beside it"),
+    KeyRule(S, "cancel", REFUSED, f"{RUNS_ONE_TASK}; nothing runs beside it"),
+    KeyRule(S, "parallel", REFUSED, f"{RUNS_ONE_TASK}; nothing runs beside it"),
+    KeyRule(S, "wait", REFUSED, f"{RUNS_ONE_TASK}; nothing runs beside it"),
+    KeyRule(S, "wait-all", REFUSED, f"{RUNS_ONE_TASK}; nothing runs beside it"),
+    KeyRule(D, "working-directory", MIRRORED, "run steps run there unless they say otherwise"),
+    KeyRule(
+        D, "shell", MIRRORED, "`bash` only: run like GitHub's bash; any other shell is refused"
+    ),
+)
+RULES: Mapping[tuple[Level, str], KeyRule] = {(rule.level, rule.key): rule for rule in KEY_RULES}
+
+
+class Role(enum.Enum):
+    """Where an action may stand in a job."""
+
+    SETUP = "setup"  # before the task step: prepares the machine as `invoke ci` finds it
+    POST = "post"  # after the task step: publishes files the task wrote
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """An action a job may use, where, and how each of its inputs is classified."""
+
+    name: str
+    role: Role
+    inputs: Mapping[str, KeyClass]
+    why: str
+    needs_docker: bool = False
+    path_input: str | None = None
+    # A tool it installs on the runner that the ci image does not carry (`--in-container`).
+    host_tool: str | None = None
+
+
+ACTIONS: tuple[ActionRule, ...] = (
+    ActionRule(
+        "actions/checkout",
+        Role.SETUP,
+        {
+            "persist-credentials": INERT,
+            "fetch-depth": INERT,
+            "fetch-tags": INERT,
+            "ref": REFUSED,
+            "path": REFUSED,
+        },
+        "the working tree `invoke ci` runs in is the checkout",
+    ),
+    ActionRule(
+        "astral-sh/setup-uv",
+        Role.SETUP,
+        {
+            "version": MIRRORED,
+            "python-version": MIRRORED,
+            "enable-cache": INERT,
+            "cache-dependency-glob": INERT,
+        },
+        "uv at the pinned version; python-version becomes UV_PYTHON, as setup-uv sets it",
+    ),
+    ActionRule(
+        "docker/setup-buildx-action",
+        Role.SETUP,
+        {"driver": INERT, "version": INERT},
+        "a buildx builder; locally the engine's own",
+        needs_docker=True,
+    ),
+    ActionRule(
+        "docker/setup-qemu-action",
+        Role.SETUP,
+        {"platforms": INERT},
+        "emulators for other platforms",
+        needs_docker=True,
+    ),
+    ActionRule(
+        "docker/login-action",
+        Role.SETUP,
+        {"registry": INERT, "username": INERT, "password": INERT},
+        "registry credentials; locally your own `docker login`",
+        needs_docker=True,
+    ),
+    ActionRule(
+        "crazy-max/ghaction-github-runtime",
+        Role.SETUP,
+        {},
+        "exposes the Actions cache to the task; locally there is none",
+        needs_docker=True,
+    ),
+    ActionRule(
+        "actions/create-github-app-token",
+        Role.SETUP,
+        {
+            "app-id": INERT,
+            "client-id": INERT,
+            "private-key": INERT,
+            "owner": INERT,
+            "repositories": INERT,
+            "permission-contents": INERT,
+            "permission-pull-requests": INERT,
+            "permission-workflows": INERT,
+        },
+        "a token for the task; locally your own",
+    ),
+    ActionRule(
+        "aquasecurity/setup-trivy",
+        Role.SETUP,
+        {"version": INERT, "cache": INERT},
+        "Trivy at the pinned version, for the security and image scans; locally the Trivy on "
+        "PATH (`invoke security` names it when it is missing)",
+        host_tool="Trivy",
+    ),
+    ActionRule(
+        "sigstore/cosign-installer",
+        Role.SETUP,
+        {"cosign-release": INERT},
+        "cosign, for keyless signing of published images; locally publishing signs nothing",
+        needs_docker=True,
+    ),
+    ActionRule(
+        "actions/upload-artifact",
+        Role.POST,
+        {
+            "name": INERT,
+            "path": MIRRORED,
+            "if-no-files-found": MIRRORED,
+            "retention-days": INERT,
+            "compression-level": INERT,
+            "overwrite": INERT,
+            "include-hidden-files": INERT,
+        },
+        "publishes files the task wrote; locally their presence is checked",
+        path_input="path",
+    ),
+    ActionRule(
+        "github/codeql-action/upload-sarif",
+        Role.POST,
+        {"sarif_file": MIRRORED, "category": INERT, "wait-for-processing": INERT},
+        "publishes the SARIF the task wrote; locally its presence is checked",
+        path_input="sarif_file",
+    ),
+)
+
+
+# The built-in actions by name, built once; `action_rules` adds the team's own.
+BUILTIN_ACTIONS: Mapping[str, ActionRule] = {rule.name: rule for rule in ACTIONS}
+
+
+def action_rules(config: Config) -> dict[str, ActionRule]:
+    """Built-in actions plus the team's own from `[tool.shipshape]`."""
+    rules = dict(BUILTIN_ACTIONS)
+    for name in config.extra_setup_pins:
+        rules.setdefault(name, ActionRule(name, Role.SETUP, {}, "a setup action of the team's"))
+    for name, path_input in config.post_actions.items():
+        rules.setdefault(
+            name,
+            ActionRule(
+                name, Role.POST, {path_input: MIRRORED}, "the team's", path_input=path_input
+            ),
+        )
+    return rules
+
+
+def rules_table() -> Sequence[tuple[str, str, str, str]]:
+    """(level, key, class, why) for every key, then every action: what `--rules` prints."""
+    rows = [(r.level.value, r.key, r.kind.value, r.why) for r in KEY_RULES]
+    for action in ACTIONS:
+        inputs = ", ".join(f"{k} ({v.value})" for k, v in action.inputs.items()) or "none"
+        rows.append(
+            (
+                f"action ({action.role.value})",
+                action.name,
+                "mirrored",
+                f"{action.why}; inputs: {inputs}",
+            )
+        )
+    return rows
