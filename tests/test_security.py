@@ -100,21 +100,26 @@ def test_an_ignore_entry_takes_a_toml_date_or_an_iso_string() -> None:
     ("table", "message"),
     [
         ({"osv": "x"}, r"unknown key\(s\) osv; known: ignore, osv-url, trivy-db-repository"),
-        ({"osv-url": "api.osv.dev"}, r"osv-url must be the http\(s\) URL"),
+        ({"osv-url": "api.osv.dev"}, r'osv-url = "api.osv.dev": must be the http\(s\) URL'),
         ({"trivy-db-repository": "Not A Repo"}, "must be an OCI repository"),
-        ({"ignore": {"id": "x"}}, "ignore must be a list of tables"),
-        ({"ignore": ["GHSA-1"]}, "ignore entry 1 must be a table"),
-        ({"ignore": [{"id": "GHSA-1", "expires": "2027-01-01"}]}, "reason must say why"),
-        ({"ignore": [{"id": "GHSA-1", "reason": "r"}]}, "expires must be a date"),
+        ({"ignore": {"id": "x"}}, r'ignore = \{"id": "x"\}: must be a list'),
+        ({"ignore": ["GHSA-1"]}, 'ignore entry 1 = "GHSA-1": must be a table'),
+        ({"ignore": [{"id": "GHSA-1", "expires": "2027-01-01"}]}, "entry 1 reason is missing"),
+        ({"ignore": [{"id": "GHSA-1", "reason": " ", "expires": "2027-01-01"}]}, "must say why"),
+        ({"ignore": [{"id": "GHSA-1", "reason": "r"}]}, "entry 1 expires is missing"),
         ({"ignore": [{"id": "GHSA-1", "reason": "r", "expires": "soon"}]}, "must be a date"),
-        ({"ignore": [{"id": "a b", "reason": "r", "expires": "2027-01-01"}]}, "id must name"),
+        (
+            {"ignore": [{"id": "G-1", "reason": "r", "expires": dt.datetime(2027, 1, 1)}]},  # noqa: DTZ001
+            "expires = 2027-01-01T00:00:00: must be a date",
+        ),
+        ({"ignore": [{"id": "a b", "reason": "r", "expires": "2027-01-01"}]}, 'id = "a b": must'),
         (
             {"ignore": [{"id": "X-1", "reason": "r", "expires": "2027-01-01", "until": 1}]},
-            r"unknown key\(s\) until",
+            r"ignore entry 1 has unknown key\(s\) until; known: expires, id, reason",
         ),
         (
             {"ignore": [{"id": "X-1", "reason": "r", "expires": "2027-01-01"}] * 2},
-            "ignore lists X-1 more than once",
+            r"\[tool.shipshape.security\]: ignore lists X-1 more than once",
         ),
     ],
 )

@@ -1,18 +1,28 @@
-"""`[tool.shipshape]` in pyproject.toml: what teams legitimately differ on, in one table.
+"""pyproject.toml, read in this one place, and its `[tool.shipshape]` table as a model.
 
-devtasks/ is sealed (see `seal.py`); this table, and tasks of the service's own in
-`tasks.py`, are where a team changes how CI and `invoke ci` behave.
+devtasks/ is sealed (see `checks/seal.py`); this table, and the team's own tasks in
+`team_tasks.py`, are where a team changes how CI and `invoke ci` behave. Every problem with
+the file or the table is a `ConfigError`: one line naming the key, the value and what is
+allowed, which invoke prints without a traceback from whichever task read it.
 """
 
+import contextlib
 import datetime as dt
+import json
 import re
 import tomllib
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
 
-PYPROJECT = "pyproject.toml"
+import pydantic
+from invoke.exceptions import Exit
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StrictFloat
+from pydantic import StrictStr as Text
+
+PYPROJECT = Path("pyproject.toml")
+TABLE = ("tool", "shipshape")
 PINNED_ACTION = re.compile(r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+)@([0-9a-f]{40})$")
 PROBE_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
 # Actions that publish files a task wrote, and the input that names those files.
@@ -20,53 +30,152 @@ BUILTIN_POST_ACTIONS: Mapping[str, str] = {
     "actions/upload-artifact": "path",
     "github/codeql-action/upload-sarif": "sarif_file",
 }
-
-
-class ConfigError(ValueError):
-    """`[tool.shipshape]` holds a key or a value this version does not understand."""
-
-
 OSV_URL = "https://api.osv.dev"
 FINDING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 
-@dataclass(frozen=True)
-class Ignored:
+class ConfigError(Exit):
+    """pyproject.toml, or its `[tool.shipshape]` table, cannot be read as this version reads it.
+
+    An `Exit`, so a task that meets one ends with its line and exit code 1, never a traceback.
+    """
+
+    def __init__(self, message: str) -> None:  # noqa: D107
+        super().__init__(message, code=1)
+
+    def __str__(self) -> str:  # noqa: D105 - `Exit` keeps its message out of str()
+        return self.message or ""
+
+
+def pyproject(root: Path) -> dict[str, Any]:
+    """pyproject.toml at `root`, parsed; a `ConfigError` when it is missing or not TOML."""
+    path = root / PYPROJECT
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        message = f"{PYPROJECT}: missing at {root}; every task reads it"
+        raise ConfigError(message) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        message = f"{PYPROJECT}: not valid TOML: {error}; fix the file, then run the task again"
+        raise ConfigError(message) from None
+
+
+def _matches(pattern: str, allowed: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise ValueError(allowed)
+        return value
+
+    return AfterValidator(check)
+
+
+def _pinned(entries: tuple[str, ...]) -> tuple[str, ...]:
+    unpinned = [entry for entry in entries if not PINNED_ACTION.match(entry)]
+    if unpinned:
+        message = f"must be pinned as owner/name@<40-hex sha>, not {', '.join(unpinned)}"
+        raise ValueError(message)
+    return entries
+
+
+def _probe_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
+    if not paths or not all(PROBE_PATH.match(path) for path in paths):
+        message = 'must be absolute URL paths, e.g. ["/health", "/live"]'
+        raise ValueError(message)
+    return paths
+
+
+def _a_date(value: object) -> dt.date:
+    # TOML has dates of its own; an ISO string is taken too. A datetime or a number is not a day.
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        message = "must be a date, YYYY-MM-DD"
+        raise ValueError(message)  # noqa: TRY004 - pydantic turns ValueError into its error
+    return value
+
+
+def _a_reason(value: str) -> str:
+    if not value.strip():
+        message = "must say why the finding is accepted"
+        raise ValueError(message)
+    return value.strip()
+
+
+class _Table(BaseModel):
+    """A TOML table: kebab-case keys, unknown keys refused, read-only once read."""
+
+    model_config = pydantic.ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=lambda name: name.replace("_", "-"),
+    )
+
+
+class Ignored(_Table):
     """A finding the team accepts for now: its id, why, and the last day the exception holds."""
 
-    id: str
-    reason: str
-    expires: dt.date
+    id: Annotated[
+        Text, _matches(FINDING_ID.pattern, "must name an advisory or a check (GHSA-, CVE-, DS-)")
+    ]
+    reason: Annotated[Text, AfterValidator(_a_reason)]
+    expires: Annotated[dt.date, BeforeValidator(_a_date)]
 
     def expired(self, today: dt.date) -> bool:
         """Whether the exception has run out (it holds through its `expires` day)."""
         return today > self.expires
 
 
-@dataclass(frozen=True)
-class Security:
+class Security(_Table):
     """`[tool.shipshape.security]`: where the scanners look things up, and what they ignore."""
 
     # The OSV-compatible vulnerability service `uv audit` queries (a mirror, air-gapped).
-    osv_url: str = OSV_URL
+    osv_url: Annotated[
+        Text,
+        _matches(r"https?://[^\s/]+(/\S*)?", "must be the http(s) URL of an OSV API"),
+        AfterValidator(lambda url: url.rstrip("/")),
+    ] = OSV_URL
     # Where Trivy downloads its vulnerability database (an OCI repository); empty: Trivy's own.
-    trivy_db_repository: str = ""
+    trivy_db_repository: Annotated[
+        Text,
+        _matches(r"([a-z0-9._/:@-]+)?", "must be an OCI repository, e.g. ghcr.io/org/trivy-db"),
+    ] = ""
     ignore: tuple[Ignored, ...] = ()
 
+    @pydantic.model_validator(mode="after")
+    def _each_finding_once(self) -> Self:
+        ids = [entry.id for entry in self.ignore]
+        twice = sorted({finding for finding in ids if ids.count(finding) > 1})
+        if twice:
+            message = f"ignore lists {', '.join(twice)} more than once"
+            raise ValueError(message)
+        return self
 
-@dataclass(frozen=True)
-class Config:
+
+class Config(_Table):
     """The service's `[tool.shipshape]` table, with defaults for what it leaves out."""
 
-    default_branch: str = "main"
-    image: str = ""
-    probe_paths: tuple[str, ...] = ("/health", "/live", "/ready", "/metrics")
-    probe_timeout_seconds: float = 60.0
+    default_branch: Annotated[
+        Text, _matches(r"[A-Za-z0-9._/-]+", "must be a branch name (letters, digits, . _ / -)")
+    ] = "main"
+    image: Annotated[
+        Text,
+        _matches(r"([a-z0-9._/:-]+)?", "must be a lower-case repository, e.g. ghcr.io/org/name"),
+    ] = ""
+    probe_paths: Annotated[tuple[Text, ...], AfterValidator(_probe_paths)] = (
+        "/health",
+        "/live",
+        "/ready",
+        "/metrics",
+    )
+    # Strict: a whole number is a number, but `true` and "60" are not.
+    probe_timeout_seconds: Annotated[StrictFloat, Field(gt=0)] = 60.0
     # Extra setup actions a job may use before its task step: `owner/name@<sha>`.
-    setup_actions: tuple[str, ...] = ()
+    setup_actions: Annotated[tuple[Text, ...], AfterValidator(_pinned)] = ()
     # Extra actions that publish a task's files after its task step: action -> path input.
-    post_actions: Mapping[str, str] = field(default_factory=dict)
-    security: Security = field(default_factory=Security)
+    post_actions: dict[Text, Text] = Field(default_factory=dict)
+    security: Security = Field(default_factory=Security)
 
     @property
     def all_post_actions(self) -> dict[str, str]:
@@ -84,144 +193,85 @@ class Config:
         return pins
 
 
-def _strings(value: object, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        msg = f"[tool.shipshape] {key} must be a list of strings"
-        raise ConfigError(msg)
-    return tuple(value)
+def _toml(value: object) -> str:
+    """A value as it would be written in pyproject.toml, for an error line."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
-SECURITY = "[tool.shipshape.security]"
+def _table_type(annotation: object) -> type["_Table"] | None:
+    """The table a field holds: itself (`security`), or its entries' (`ignore`), if any."""
+    for kind in (annotation, *typing.get_args(annotation)):
+        if isinstance(kind, type) and issubclass(kind, _Table):
+            return kind
+    return None
 
 
-def _ignored(entry: object, index: int) -> Ignored:
-    where = f"{SECURITY} ignore entry {index + 1}"
-    if not isinstance(entry, dict):
-        msg = f"{where} must be a table: " + '{ id = "...", reason = "...", expires = 2026-12-31 }'
-        raise ConfigError(msg)
-    unknown = sorted(set(entry) - {"id", "reason", "expires"})
-    if unknown:
-        msg = f"{where} has unknown key(s) {', '.join(unknown)}; known: expires, id, reason"
-        raise ConfigError(msg)
-    finding, reason, expires = entry.get("id"), entry.get("reason"), entry.get("expires")
-    if not isinstance(finding, str) or not FINDING_ID.match(finding):
-        msg = f"{where}: id must name an advisory or a check (GHSA-..., CVE-..., DS-0002)"
-        raise ConfigError(msg)
-    if not isinstance(reason, str) or not reason.strip():
-        msg = f"{where} ({finding}): reason must say why it is accepted"
-        raise ConfigError(msg)
-    if isinstance(expires, str):
-        try:
-            expires = dt.date.fromisoformat(expires)
-        except ValueError:
-            expires = None
-    if isinstance(expires, dt.datetime) or not isinstance(expires, dt.date):
-        msg = f"{where} ({finding}): expires must be a date, YYYY-MM-DD"
-        raise ConfigError(msg)
-    return Ignored(id=finding, reason=reason.strip(), expires=expires)
+def _walk(loc: tuple[int | str, ...]) -> tuple[str, str, type["_Table"]]:
+    """Where a location is: its TOML table, the key in it ("": the table), the innermost model."""
+    table, key = list(TABLE), []
+    model: type[_Table] = Config
+    for part in loc:
+        if isinstance(part, int):
+            key.append(f"entry {part + 1}")
+            continue
+        # pydantic locates by the TOML key (the alias); an unknown key or a map's key is no field.
+        field = model.model_fields.get(part.replace("-", "_"))
+        if field is None:
+            key.append(part)
+            continue
+        inner = _table_type(field.annotation)
+        if inner is not None and inner is field.annotation and not key:
+            table.append(part)
+        else:
+            key.append(part)
+        model = inner or model
+    return f"[{'.'.join(table)}]", " ".join(key), model
 
 
-def _security(table: object) -> Security:
-    if not isinstance(table, dict):
-        msg = f"{SECURITY} must be a table"
-        raise ConfigError(msg)
-    known = ["ignore", "osv-url", "trivy-db-repository"]
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        msg = f"{SECURITY} has unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}"
-        raise ConfigError(msg)
-    osv_url = table.get("osv-url", OSV_URL)
-    if not isinstance(osv_url, str) or not re.fullmatch(r"https?://[^\s/]+(/\S*)?", osv_url):
-        msg = f"{SECURITY} osv-url must be the http(s) URL of an OSV API"
-        raise ConfigError(msg)
-    repository = table.get("trivy-db-repository", "")
-    if not isinstance(repository, str) or (
-        repository and not re.fullmatch(r"[a-z0-9._/:@-]+", repository)
-    ):
-        msg = f"{SECURITY} trivy-db-repository must be an OCI repository, e.g. ghcr.io/org/trivy-db"
-        raise ConfigError(msg)
-    entries = table.get("ignore", [])
-    if not isinstance(entries, list):
-        msg = f"{SECURITY} ignore must be a list of tables"
-        raise ConfigError(msg)
-    ignored = tuple(_ignored(entry, index) for index, entry in enumerate(entries))
-    ids = [entry.id for entry in ignored]
-    twice = sorted({finding for finding in ids if ids.count(finding) > 1})
-    if twice:
-        msg = f"{SECURITY} ignore lists {', '.join(twice)} more than once"
-        raise ConfigError(msg)
-    return Security(osv_url=osv_url.rstrip("/"), trivy_db_repository=repository, ignore=ignored)
-
-
-def _parse(table: Mapping[str, Any]) -> Config:
-    known = {
-        "default-branch",
-        "image",
-        "probe-paths",
-        "probe-timeout-seconds",
-        "setup-actions",
-        "post-actions",
-        "security",
-    }
-    unknown = sorted(set(table) - known)
-    if unknown:
-        msg = (
-            f"[tool.shipshape] has unknown key(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(known))}"
+def _line(error: pydantic.ValidationError) -> str:
+    """The first problem pydantic found, as one line in the file's own terms."""
+    problems = error.errors()
+    first = problems[0]
+    if first["type"] == "extra_forbidden":
+        parent = first["loc"][:-1]
+        unknown = sorted(
+            str(p["loc"][-1])
+            for p in problems
+            if p["type"] == "extra_forbidden" and p["loc"][:-1] == parent
         )
-        raise ConfigError(msg)
-    branch = table.get("default-branch", "main")
-    if not isinstance(branch, str) or not re.fullmatch(r"[A-Za-z0-9._/-]+", branch):
-        msg = "[tool.shipshape] default-branch must be a branch name"
-        raise ConfigError(msg)
-    image = table.get("image", "")
-    if not isinstance(image, str) or (image and not re.fullmatch(r"[a-z0-9._/:-]+", image)):
-        msg = "[tool.shipshape] image must be a lower-case repository, e.g. ghcr.io/org/name"
-        raise ConfigError(msg)
-    probes = _strings(table.get("probe-paths", list(Config.probe_paths)), "probe-paths")
-    bad = [path for path in probes if not PROBE_PATH.match(path)]
-    if bad or not probes:
-        msg = f"[tool.shipshape] probe-paths must be absolute URL paths, not {bad or 'empty'}"
-        raise ConfigError(msg)
-    timeout = table.get("probe-timeout-seconds", Config.probe_timeout_seconds)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        msg = "[tool.shipshape] probe-timeout-seconds must be a positive number"
-        raise ConfigError(msg)
-    setup = _strings(table.get("setup-actions", []), "setup-actions")
-    unpinned = [entry for entry in setup if not PINNED_ACTION.match(entry)]
-    if unpinned:
-        msg = (
-            f"[tool.shipshape] setup-actions must be pinned as owner/name@<40-hex sha>: "
-            f"{', '.join(unpinned)}"
-        )
-        raise ConfigError(msg)
-    post = table.get("post-actions", {})
-    if not isinstance(post, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in post.items()
-    ):
-        msg = "[tool.shipshape.post-actions] maps owner/name to the input naming its files"
-        raise ConfigError(msg)
-    return Config(
-        default_branch=branch,
-        image=image,
-        probe_paths=probes,
-        probe_timeout_seconds=float(timeout),
-        setup_actions=setup,
-        post_actions=dict(post),
-        security=_security(table.get("security", {})),
-    )
+        table, key, model = _walk(parent)
+        known = sorted(field.alias or name for name, field in model.model_fields.items())
+        where = f"{table} {key}".strip()
+        return f"{where} has unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}"
+    table, key, _ = _walk(first["loc"])
+    what = first["msg"].removeprefix("Value error, ")
+    what = what.replace("Input should be", "should be", 1)
+    if first["type"] in {"model_type", "model_attributes_type", "dict_type"}:
+        what = "must be a table"
+    if first["type"] in {"tuple_type", "list_type"}:
+        what = "must be a list"
+    if first["type"] == "missing":
+        return f"{table} {key} is missing: it is required"
+    if key:
+        return f"{table} {key} = {_toml(first['input'])}: {what}"
+    return f"{table}: {what}"
 
 
-def load_table(table: Mapping[str, Any]) -> Config:
+def load_table(table: object) -> Config:
     """The settings a `[tool.shipshape]` table, already parsed from TOML, describes."""
-    return _parse(table)
+    try:
+        return Config.model_validate(table)
+    except pydantic.ValidationError as error:
+        message = f"{PYPROJECT}: {_line(error)}"
+        raise ConfigError(message) from None
 
 
 def load(root: Path) -> Config:
     """The `[tool.shipshape]` table of the project at `root` (defaults when it has none)."""
-    document = tomllib.loads((root / PYPROJECT).read_text(encoding="utf-8"))
-    table = document.get("tool", {}).get("shipshape", {})
-    if not isinstance(table, dict):
-        msg = "[tool.shipshape] must be a table"
-        raise ConfigError(msg)
-    return _parse(table)
+    tool = pyproject(root).get("tool", {})
+    if not isinstance(tool, dict):
+        message = f"{PYPROJECT}: `tool` must be a table"
+        raise ConfigError(message)
+    return load_table(tool.get("shipshape", {}))

@@ -147,7 +147,7 @@ def check(root: Path, tasks: Collection) -> list[str]:
     try:
         settings = config.load(root)
     except config.ConfigError as error:
-        return [f"{pins.PYPROJECT}: {error}"]
+        return [str(error)]
     workflows = reader.read_all(root, settings)
     if workflow_rules.CI_WORKFLOW not in workflows:
         return [f"{workflow_rules.CI_WORKFLOW}: missing"]

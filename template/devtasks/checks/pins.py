@@ -7,15 +7,14 @@ agree with them; each function here returns the disagreements, one line each.
 
 import ast
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from devtasks import dockerfile
+from devtasks import config, dockerfile
 from devtasks.workflow.model import Job, Workflow
 
-PYPROJECT = Path("pyproject.toml")
+PYPROJECT = config.PYPROJECT
 PYTHON_VERSION_FILE = Path(".python-version")
 NOXFILE = Path("noxfile.py")
 CLASSIFIER = re.compile(r"^Programming Language :: Python :: (3\.\d+)$")
@@ -25,8 +24,8 @@ UV_IN_TEXT = re.compile(r"\buv(?:==|@|:)v?(\d+\.\d+\.\d+)\b")
 
 
 def pyproject(root: Path) -> dict[str, Any]:
-    """pyproject.toml, parsed."""
-    return tomllib.loads((root / PYPROJECT).read_text(encoding="utf-8"))
+    """pyproject.toml, parsed (by its one reader, `config.pyproject`)."""
+    return config.pyproject(root)
 
 
 def project_python_versions(document: Mapping[str, Any]) -> list[str]:

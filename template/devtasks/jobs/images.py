@@ -5,15 +5,14 @@ Pure functions of their inputs, so the tag and publish rules are tested without 
 
 import re
 import subprocess
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devtasks import dockerfile
+from devtasks import config, dockerfile
 
-PYPROJECT = Path("pyproject.toml")
+PYPROJECT = config.PYPROJECT
 DOCKERFILE = Path("Dockerfile")
 REGISTRY = "ghcr.io"
 GITHUB_SOURCE = re.compile(r"^https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?$")
@@ -42,13 +41,17 @@ class Project:
         return f"{REGISTRY}/{match.group(1)}/{self.name}".lower()
 
 
-def read_project(path: Path = PYPROJECT) -> Project:
+def read_project(root: Path = Path()) -> Project:
     """The project's name, version and source URL, from pyproject.toml."""
-    project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
+    project = config.pyproject(root).get("project", {})
+    if not isinstance(project, dict):
+        message = f"{PYPROJECT}: [project] must be a table"
+        raise config.ConfigError(message)
+    urls = project.get("urls", {})
     return Project(
         name=str(project.get("name", "")),
         version=str(project.get("version", "")),
-        source=str(project.get("urls", {}).get("Source", "")),
+        source=str(urls.get("Source", "")) if isinstance(urls, dict) else "",
     )
 
 
