@@ -401,6 +401,58 @@ def test_template_update_stops_when_check_update_finds_nothing_new(current_servi
     assert snapshot(service) == before
 
 
+RELATIVE_SOURCE_REFUSAL = (
+    "template-update: the template location '.' (_src_path) holds no copier.yml, relative to "
+    "this service: run `invoke template-update --src <the template's absolute path or git URL>` "
+    "once (it records it), or write it as _src_path in .copier-answers.yml and commit"
+)
+# `--src` commits the location it records; a machine without a git identity needs one here.
+IDENTITY = {
+    f"GIT_{role}_{part}": value
+    for role in ("AUTHOR", "COMMITTER")
+    for part, value in (("NAME", "test"), ("EMAIL", "test@example.com"))
+}
+
+
+def test_template_update_names_the_fix_when_src_path_leads_nowhere(
+    template: TemplateRepo, current_service: Path
+) -> None:
+    service = current_service
+    answers = service / ".copier-answers.yml"
+    text, count = re.subn(r"(?m)^_src_path: .*$", "_src_path: .", answers.read_text())
+    assert count == 1
+    answers.write_text(text, encoding="utf-8")
+    git_commit(service, "The template's location as `copier copy ... . ../my-service` records it")
+    before = snapshot(service)
+
+    refused = template_update(service)
+    elsewhere = template_update(service, "--src", str(service), env=IDENTITY)
+
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert task_lines(refused.stderr) == [RELATIVE_SOURCE_REFUSAL]
+    assert "Traceback" not in refused.stderr
+    assert elsewhere.returncode == 1, elsewhere.stdout + elsewhere.stderr
+    assert task_lines(elsewhere.stderr) == [
+        f"template-update: --src {service}: the template location '{service}' holds no copier.yml"
+    ]
+    assert snapshot(service) == before
+
+    fixed = template_update(service, "--src", str(template.path), env=IDENTITY)
+
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert task_lines(fixed.stdout) == [
+        (
+            f"template-update: recorded the template at {template.path} in .copier-answers.yml "
+            "(committed)"
+        ),
+        f"template-update: up to date with the template's newest release ({template.newest})",
+    ]
+    assert yaml.safe_load(answers.read_text())["_src_path"] == str(template.path)
+    assert run(["git", "status", "--porcelain"], service).stdout == ""
+    subject = run(["git", "log", "-1", "--format=%s"], service).stdout.strip()
+    assert subject == f"Record the template's location for updates: {template.path}"
+
+
 def test_template_update_opens_a_pull_request(template: TemplateRepo, tmp_path: Path) -> None:
     service = render(template, tmp_path / "service", template.older, {})
     env = pull_request_setup(service, tmp_path)

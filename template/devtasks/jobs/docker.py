@@ -246,6 +246,11 @@ def run_job(settings: Config, repository: str | None = None, *, publish: bool = 
     except images.ImageError as error:
         message = f"docker: {error}"
         raise Exit(message, code=1) from None
+    if revision.sha == images.UNKNOWN_REVISION:
+        say(
+            "not a git repository: the images are tagged `local` and /health reports revision "
+            "unknown; `git init` and commit to tag them by commit"
+        )
     build_args = images.labels_args(project, revision)
     check_compose_files()
     ci_image = f"{repository}:ci"

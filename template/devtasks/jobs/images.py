@@ -17,6 +17,7 @@ DOCKERFILE = Path("Dockerfile")
 REGISTRY = "ghcr.io"
 GITHUB_SOURCE = re.compile(r"^https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?$")
 RELEASE_TAG = re.compile(r"^v(\d+\.\d+\.\d+.*)$")
+UNKNOWN_REVISION = "unknown"  # outside a git repository, without GITHUB_SHA
 
 
 class ImageError(Exception):
@@ -84,7 +85,7 @@ class Revision:
     @property
     def tag(self) -> str:
         """`sha-<short>`; 'local' outside a git repository."""
-        if self.sha == "unknown":
+        if self.sha == UNKNOWN_REVISION:
             return "local"
         return f"sha-{self.sha[:7]}{'-dirty' if self.dirty else ''}"
 
@@ -97,7 +98,7 @@ def current_revision(env: Mapping[str, str]) -> Revision:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     sha = env.get("GITHUB_SHA") or _git("rev-parse", "HEAD")
     if sha is None:
-        return Revision(sha="unknown", created=now)
+        return Revision(sha=UNKNOWN_REVISION, created=now)
     if "GITHUB_SHA" not in env and _git("status", "--porcelain", "--untracked-files=no"):
         return Revision(sha=sha, created=now, dirty=True)
     return Revision(sha=sha, created=_git("show", "--no-patch", "--format=%cI", sha) or now)

@@ -29,6 +29,10 @@ from invoke.exceptions import Exit
 from devtasks.machine import require_tool, run
 
 ANSWERS_FILE = Path(".copier-answers.yml")
+# A template location copier fetches rather than reads from disk: a URL, gh:/gl:, scp-style git.
+REMOTE_SOURCE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|gh:|gl:|[\w.-]+@[\w.-]+:)")
+COPIER_FILES = ("copier.yml", "copier.yaml")
+SOURCE_LINE = re.compile(r"^_src_path:.*$", re.MULTILINE)
 # copier's labels for the two sides of an inline conflict.
 OURS_MARKER = "<<<<<<< before updating"
 THEIRS_MARKER = ">>>>>>> after updating"
@@ -192,10 +196,101 @@ def check_clean_repository(c: Context) -> None:
         raise fail(message)
 
 
+def answers(root: Path = Path()) -> dict[str, object]:
+    """`.copier-answers.yml`, parsed: the one reader of it here."""
+    path = root / ANSWERS_FILE
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        message = f"no {ANSWERS_FILE}: this directory was not made by `copier copy` of a template"
+        raise fail(message) from None
+    except yaml.YAMLError as error:
+        message = f"{ANSWERS_FILE} is not YAML ({str(error).splitlines()[0]}); fix or restore it"
+        raise fail(message) from None
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def template_version() -> str:
     """The template release this service was last rendered from."""
-    answers = yaml.safe_load(ANSWERS_FILE.read_text(encoding="utf-8")) or {}
-    return str(answers.get("_commit", "unknown"))
+    return str(answers().get("_commit", "unknown"))
+
+
+def template_source() -> str:
+    """Where the template is, as `.copier-answers.yml` records it (`_src_path`)."""
+    return str(answers().get("_src_path") or "")
+
+
+def template_commit() -> str:
+    """The template commit (`_commit`) the service was last rendered from; "" if none."""
+    return str(answers().get("_commit") or "")
+
+
+def local_source(source: str) -> Path | None:
+    """The directory a local template location names (relative: to the service), or None."""
+    if not source or REMOTE_SOURCE.match(source):
+        return None
+    return Path(source.removeprefix("file://")).expanduser()
+
+
+def source_problem(source: str, release: str) -> str | None:
+    """Why `source` does not lead to the template at `release`, or None when it does.
+
+    A remote location is copier's to reach: its failure is `copier check-update`'s one line.
+    """
+    if not source:
+        return f"{ANSWERS_FILE} records no template location (_src_path)"
+    where = local_source(source)
+    if where is None:
+        return None
+    if not any((where / name).is_file() for name in COPIER_FILES):
+        seen_from = "" if where.is_absolute() else ", relative to this service"
+        return f"the template location {source!r} (_src_path) holds no copier.yml{seen_from}"
+    found = subprocess.run(
+        ["git", "-C", str(where), "rev-parse", "--verify", "--quiet", f"{release}^{{commit}}"],
+        capture_output=True,
+        check=False,
+    )
+    if release and found.returncode != 0:
+        return f"the template at {source} has no commit {release}, which this service was made from"
+    return None
+
+
+def check_template_source(source: str, release: str) -> None:
+    """Refuse in one line, naming the fix, when `_src_path` does not lead to the template."""
+    problem = source_problem(source, release)
+    if problem is not None:
+        message = (
+            f"{problem}: run `invoke template-update --src <the template's absolute path or git "
+            f"URL>` once (it records it), or write it as _src_path in {ANSWERS_FILE} and commit"
+        )
+        raise fail(message)
+
+
+def record_source(c: Context, source: str) -> None:
+    """Write `--src` into `.copier-answers.yml` as `_src_path`, absolute, and commit that alone.
+
+    copier reads the location from the committed answers both times it renders (the release
+    the service has, and the new one), and refuses a tree with uncommitted changes.
+    """
+    where = local_source(source)
+    recorded = str(where.resolve()) if where is not None else source
+    problem = source_problem(recorded, template_commit())
+    if problem is not None:
+        message = f"--src {source}: {problem.replace(' (_src_path)', '')}"
+        raise fail(message)
+    text = ANSWERS_FILE.read_text(encoding="utf-8")
+    line = f"_src_path: {json.dumps(recorded)}"  # a JSON string is a YAML scalar, quoted
+    changed, count = SOURCE_LINE.subn(lambda _: line, text, count=1)
+    ANSWERS_FILE.write_text(changed if count else f"{text.rstrip()}\n{line}\n", encoding="utf-8")
+    if template_source() != recorded:
+        message = f"could not record {recorded} in {ANSWERS_FILE}; set _src_path there by hand"
+        raise fail(message)
+    if not git(c, "status", "--porcelain", "--", str(ANSWERS_FILE)):
+        return
+    git(c, "add", "--", str(ANSWERS_FILE))
+    title = f"Record the template's location for updates: {recorded}"
+    git(c, "commit", "--quiet", "--no-verify", "--message", title, env=commit_identity())
+    print(f"template-update: recorded the template at {recorded} in {ANSWERS_FILE} (committed)")
 
 
 def last_line(text: str) -> str:
@@ -396,12 +491,15 @@ def conclude(
         print(f"template-update: updated {before} -> {after}, `invoke ci` passed: review, commit")
 
 
-def update(c: Context, *, vcs_ref: str = "", pull_request: bool = False) -> None:
+def update(c: Context, *, vcs_ref: str = "", pull_request: bool = False, src: str = "") -> None:
     """Update from the template, re-lock, run `invoke ci`, optionally open a pull request."""
     check_clean_repository(c)
     if pull_request:
         check_pull_request_tools()
     before = template_version()
+    if src:
+        record_source(c, src)
+    check_template_source(template_source(), template_commit())
     if not vcs_ref and not check_for_update(c).available:
         print(f"template-update: up to date with the template's newest release ({before})")
         return
