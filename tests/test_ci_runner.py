@@ -73,7 +73,7 @@ def test_side_by_side_jobs_give_the_serial_results(broken_service: Path) -> None
     assert serial["exit_code"] == parallel["exit_code"] == 1
     by_job = {job: result for job, _, result in results(serial)}
     assert by_job["lint"] == by_job["typecheck"] == "passed", serial["output"]
-    assert by_job["test"] == "FAILED"
+    assert by_job["test"] == "failed"
     assert by_job["docker"] == "skipped"
     docker = next(e for e in serial["entries"] if e["job"] == "docker")
     assert docker["reason"] == "needs test, which did not succeed"
@@ -205,7 +205,7 @@ def test_a_job_timeout_stops_the_job_and_fails_it(slow_service: Path) -> None:
     workflow.write_text(text.replace("timeout-minutes: 5\n", "timeout-minutes: 0.05\n", 1), "utf-8")
     document = ci_json(slow_service)
     slow = next(e for e in document["entries"] if e["job"] == "slow")
-    assert slow["result"] == "FAILED", slow
+    assert slow["result"] == "failed", slow
     assert slow["reason"] == "timed out after 0.05 minute(s)"
     assert 3 <= slow["seconds"] < 15, slow
     grandchild = int((slow_service / "slow.pid").read_text(encoding="utf-8"))

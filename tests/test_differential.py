@@ -35,7 +35,7 @@ UPLOAD = f"actions/upload-artifact@{SHA}"
 AS_ACT = {
     "passed": Result.PASSED,
     "failed-allowed": Result.PASSED,
-    "FAILED": Result.FAILED,
+    "failed": Result.FAILED,
     "skipped": Result.SKIPPED,
 }
 
@@ -220,7 +220,7 @@ def compare(ours: dict[str, Any], act: ActRun) -> list[str]:
             continue
         if AS_ACT[entry["result"]] is not theirs.result:
             problems.append(f"{key}: invoke ci {entry['result']}, act {theirs.result.value}")
-        if entry["result"] in {"passed", "FAILED", "failed-allowed"}:
+        if entry["result"] in {"passed", "failed", "failed-allowed"}:
             commands = [(c.strip(), code) for c, code in theirs.commands]
             if not commands or commands[0][0] != entry["command"]:
                 problems.append(f"{key}: invoke ci ran {entry['command']!r}, act {commands}")
@@ -246,7 +246,7 @@ def test_act_and_invoke_ci_agree(broken_service: Path, tmp_path: Path, name: str
     problems = compare(ours, act)
     assert not problems, "\n".join([*problems, json.dumps(ours, indent=1), act.summary()])
     results = {entry["result"] for entry in ours["entries"]}
-    assert "FAILED" in results or "failed-allowed" in results, "the broken tests must show"
+    assert "failed" in results or "failed-allowed" in results, "the broken tests must show"
 
 
 REFUSED_EDITS: dict[str, tuple[Edit, str]] = {
@@ -276,6 +276,6 @@ def test_a_refused_edit_is_a_failed_job_never_a_pass(
     assert parity.returncode == 1
     ours = invoke_ci(project, "pull_request")
     entry = next(e for e in ours["entries"] if e["job"] == job)
-    assert entry["result"] == "FAILED", entry
+    assert entry["result"] == "failed", entry
     assert entry["reason"] in parity.stderr, (entry, parity.stderr)
     assert ours["exit_code"] == 1

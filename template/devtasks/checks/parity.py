@@ -18,7 +18,7 @@ from invoke.collection import Collection
 from invoke.exceptions import Exit
 
 from devtasks import config
-from devtasks.checks import arguments, pins, precommit, seal
+from devtasks.checks import arguments, pins, precommit, publish, seal
 from devtasks.jobs import ci_spec
 from devtasks.workflow import model, reader
 from devtasks.workflow import rules as workflow_rules
@@ -126,6 +126,11 @@ def check_pre_commit(root: Path, _workflows: Workflows, _tasks: Collection) -> l
     return precommit.check(root)
 
 
+def check_publish(root: Path, workflows: Workflows, _tasks: Collection) -> list[str]:
+    """A publishing job needs every job that runs on its events."""
+    return publish.check(workflows.values(), config.load(root))
+
+
 def check_seal(_root: Path, _workflows: Workflows, _tasks: Collection) -> list[str]:
     """devtasks/ is as the template shipped it."""
     return seal.check()
@@ -138,6 +143,7 @@ CHECKS: tuple[Check, ...] = (
     Check("environment", "what a workflow sets, the task declares", check_env),
     Check("versions", "Python and uv versions come from pyproject.toml", check_versions),
     Check("pre-commit", "hooks run the locked tool versions", check_pre_commit),
+    Check("publish", "a publishing job needs every job of its events", check_publish),
     Check("seal", "devtasks/ is unedited; change [tool.shipshape] or tasks.py", check_seal),
 )
 

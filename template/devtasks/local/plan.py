@@ -22,6 +22,7 @@ from invoke.exceptions import Exit
 from devtasks import config
 from devtasks.checks import arguments
 from devtasks.jobs import docker_tasks
+from devtasks.local import tools
 from devtasks.machine import docker_missing, python_missing
 from devtasks.workflow import expressions, model, reader, rules
 
@@ -30,13 +31,14 @@ CI_VENVS = Path(".venv-ci")
 
 
 class Result(enum.Enum):
-    """How one matrix entry of a job ended."""
+    """How one matrix entry of a job ended; `--json` prints the value."""
 
     PASSED = "passed"
-    FAILED = "FAILED"
+    FAILED = "failed"
     ALLOWED_FAILURE = "failed-allowed"  # continue-on-error: fails, yet counts as success
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    NOT_SELECTED = "not-selected"  # left out by --only / --skip: not run, not counted
 
     @property
     def succeeded(self) -> bool:
@@ -56,6 +58,8 @@ class Outcome:
     command: str | None = None
     exit_code: int | None = None
     matrix: Mapping[str, str] = field(default_factory=dict)
+    # What to do about a job that did not pass (empty when it passed).
+    fix: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The machine-readable form `--json` prints."""
@@ -68,6 +72,7 @@ class Outcome:
             "reason": self.reason,
             "command": self.command,
             "exit_code": self.exit_code,
+            "fix": self.fix,
         }
 
 
@@ -142,6 +147,7 @@ class Planned:
     entry: model.Entry
     context: expressions.Context
     skip: str | None = None
+    skip_fix: str = ""
     refused: str | None = None
     script: str = ""
     shell: tuple[str, ...] = ("bash", "-e")
@@ -163,9 +169,16 @@ class Planned:
         return {k: model.text_of(v) for k, v in self.entry.values.items()}
 
     def outcome(
-        self, result: Result, seconds: float = 0.0, reason: str = "", exit_code: int | None = None
+        self,
+        result: Result,
+        seconds: float = 0.0,
+        reason: str = "",
+        exit_code: int | None = None,
+        fix: str = "",
     ) -> Outcome:
-        """An outcome of this entry."""
+        """An outcome of this entry; a failure's fix defaults to re-running it with its needs."""
+        if not fix and result in {Result.FAILED, Result.CANCELLED}:
+            fix = f"fix the cause, then `uv run --locked invoke ci --only {self.job.id}`"
         return Outcome(
             job=self.job.id,
             entry=self.entry.label,
@@ -175,6 +188,7 @@ class Planned:
             command=self.script or None,
             matrix=self.matrix,
             exit_code=exit_code,
+            fix=fix,
         )
 
 
@@ -197,7 +211,19 @@ def _os_skip(runs_on: Sequence[str], here: str) -> str | None:
     return f"runs on {' '.join(runs_on)} ({', '.join(sorted(wanted))}); this machine runs {here}"
 
 
-def _machine_skip(planned: "Planned", scene: "Scene") -> str | None:
+def _machine_skip(planned: "Planned", scene: "Scene") -> tuple[str, str] | None:
+    """Why this machine cannot run the entry, and what to do about it; None if it can."""
+    reason = _machine_reason(planned, scene)
+    if reason is None:
+        return None
+    if scene.place.in_container:
+        return reason, f"run it on the host: `uv run --locked invoke ci --only {planned.job.id}`"
+    if planned.python is not None and reason == python_missing(planned.python):
+        return reason, f"`uv python install {planned.python}`"
+    return reason, "start a Docker engine (`docker info` answers), then run `invoke ci` again"
+
+
+def _machine_reason(planned: "Planned", scene: "Scene") -> str | None:
     job, place = planned.job, scene.place
     # Docker tooling among its setup actions, or a task declared `@ci_task(needs_docker=True)`.
     needs_docker = job.needs_docker or job.task in scene.docker_tasks
@@ -239,6 +265,21 @@ class Scene:
     docker_tasks: frozenset[str] = frozenset()
 
 
+def _setups(
+    setups: Sequence[model.Step], context: expressions.Context, *, held: bool
+) -> tuple[str | None, list[tuple[str, str]]]:
+    """setup-uv's python-version, and each pinned tool not here at its version (on the host)."""
+    python = None
+    pins = []
+    for setup in setups:
+        inputs = {k: expressions.substitute(str(v), context) for k, v in setup.with_.items()}
+        if setup.action == "astral-sh/setup-uv" and "python-version" in inputs:
+            python = inputs["python-version"]
+        if held and (missing := tools.pin_skip(setup.action or "", inputs)):
+            pins.append(missing)
+    return python, pins
+
+
 def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
     """Resolve one entry: expressions, env, directory, shell, timeouts; or why it cannot run."""
     root, workflow = scene.root, scene.workflow
@@ -254,10 +295,7 @@ def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
         env.update({k: expressions.substitute(v, context) for k, v in step.env.items()})
         script = expressions.substitute(step.run or "", context).strip()
         runs_on = [expressions.substitute(label, context) for label in job.runs_on]
-        python = None
-        for setup in job.steps[: step.index]:
-            if setup.action == "astral-sh/setup-uv" and "python-version" in setup.with_:
-                python = expressions.substitute(str(setup.with_["python-version"]), context)
+        python, pins = _setups(job.steps[: step.index], context, held=not scene.place.in_container)
     except expressions.ExpressionError as error:
         return Planned(entry=entry, context=context, refused=f"job `{job.id}`: {error}")
     if python is not None:
@@ -282,8 +320,56 @@ def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
         job_continues=_truthy_setting(job.continue_on_error, context),
         python=python,
     )
-    skip = _os_skip(runs_on, local_os()) or _machine_skip(planned, scene)
-    return dataclasses.replace(planned, skip=skip) if skip else planned
+    if os_skip := _os_skip(runs_on, local_os()):
+        return dataclasses.replace(planned, skip=os_skip, skip_fix="run it on that OS")
+    if pins:
+        # One line naming the pin, what was found and how to get it.
+        return dataclasses.replace(planned, skip=pins[0][0], skip_fix=pins[0][1])
+    if machine := _machine_skip(planned, scene):
+        return dataclasses.replace(planned, skip=machine[0], skip_fix=machine[1])
+    return planned
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The jobs `--only` / `--skip` leave out, and the selected jobs that need one of them."""
+
+    not_selected: frozenset[str] = frozenset()
+    # job -> the left-out jobs it needs (directly or through other jobs)
+    blocked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def select(workflow: model.Workflow, only: Sequence[str], skip: Sequence[str]) -> Selection:
+    """`--only` keeps those jobs and what they need; `--skip` then leaves jobs out.
+
+    An unknown job name is refused in one line, never ignored.
+    """
+    unknown = [name for name in (*only, *skip) if name not in workflow.jobs]
+    if unknown:
+        names = ", ".join(workflow.jobs)
+        message = f"ci: no job {', '.join(unknown)} in {workflow.path}; its jobs are {names}"
+        raise Exit(message, code=1)
+    chosen = set(workflow.jobs)
+    if only:
+        chosen, wanted = set(), list(only)
+        while wanted:
+            name = wanted.pop()
+            if name not in chosen:
+                chosen.add(name)
+                wanted.extend(workflow.jobs[name].needs)
+    chosen -= set(skip)
+    left_out = frozenset(workflow.jobs) - chosen
+    blocked: dict[str, tuple[str, ...]] = {}
+    for job in model.ordered(workflow.jobs):
+        if job.id in chosen:
+            behind = {need for need in job.needs if need in left_out}
+            behind.update(*(blocked.get(need, ()) for need in job.needs))
+            if behind:
+                blocked[job.id] = tuple(sorted(behind))
+    return Selection(left_out, blocked)
+
+
+ALL_SELECTED = Selection()
 
 
 @dataclass(frozen=True)
@@ -294,14 +380,32 @@ class Gate:
     reason: str = ""
     # The `if:` cannot be evaluated: the job fails rather than skips.
     refused: bool = False
+    # Left out by --only / --skip: reported as not selected, not counted.
+    selected: bool = True
+    fix: str = ""
 
 
-def job_gate(job: model.Job, event: Event, succeeded: Callable[[str], bool]) -> Gate:
+def job_gate(
+    job: model.Job,
+    event: Event,
+    succeeded: Callable[[str], bool],
+    selection: Selection = ALL_SELECTED,
+) -> Gate:
     """GitHub's rule for starting a job: its `if:` (with `success()` of its needs by default).
 
     The one rule `invoke ci` applies when a job's needs are done and `--dry-run` applies to
-    the jobs it expects to succeed, so the two report the same skips.
+    the jobs it expects to succeed, so the two report the same skips. Before it, the
+    selection: a job left out is not selected; a job needing one is skipped, never run.
     """
+    if job.id in selection.not_selected:
+        return Gate(runs=False, reason="not selected (--only / --skip)", selected=False)
+    if behind := selection.blocked.get(job.id):
+        names = ", ".join(behind)
+        return Gate(
+            runs=False,
+            reason=f"needs {names}, which --only / --skip left out",
+            fix=f"select {names} too to run it",
+        )
     context = expressions.Context(
         values=event.values(), succeeded=all(succeeded(need) for need in job.needs)
     )
@@ -313,9 +417,16 @@ def job_gate(job: model.Job, event: Event, succeeded: Callable[[str], bool]) -> 
         return Gate(runs=True)
     failed = [need for need in job.needs if not succeeded(need)]
     if failed and job.if_ is None:
-        return Gate(runs=False, reason=f"needs {', '.join(failed)}, which did not succeed")
+        names = ", ".join(failed)
+        return Gate(
+            runs=False,
+            reason=f"needs {names}, which did not succeed",
+            fix=f"it runs once {names} pass",
+        )
     return Gate(
-        runs=False, reason=f"if: `{job.if_}` is false for a local {event.name} to {event.ref}"
+        runs=False,
+        reason=f"if: `{job.if_}` is false for a local {event.name} to {event.ref}",
+        fix=f"nothing: GitHub skips it on this {event.name} too",
     )
 
 
@@ -346,14 +457,22 @@ def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow
     return workflow, settings
 
 
-def print_plan(
-    root: Path, event_name: str, ref: str, *, as_json: bool, tasks: Collection | None = None
+def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
+    root: Path,
+    event_name: str,
+    ref: str,
+    *,
+    as_json: bool,
+    tasks: Collection | None = None,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
 ) -> None:
     """What `invoke ci` would run, one matrix entry a line, without running it.
 
     `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
     """
     workflow, settings = load_ci(root, tasks)
+    selection = select(workflow, only, skip)
     event = local_event(root, event_name, ref, settings)
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
     scene = Scene(root, workflow, event, HOST, pinned, docker_tasks(tasks))
@@ -361,13 +480,15 @@ def print_plan(
     # A job the plan runs is taken to succeed, as `invoke ci` finds when its commands pass.
     succeeds: dict[str, bool] = {}
     for job in model.ordered(workflow.jobs):
-        gate = job_gate(job, event, lambda need: succeeds.get(need, False))
+        gate = job_gate(job, event, lambda need: succeeds.get(need, False), selection)
         entries = [plan_entry(scene, entry) for entry in job.entries()]
         succeeds[job.id] = gate.runs and not any(p.refused or p.skip for p in entries)
         for planned in entries:
             # In the runner's order: a job whose `if:` is false is skipped, refused or not.
             if gate.refused:
                 what = f"refused: {gate.reason}"
+            elif not gate.selected:
+                what = gate.reason
             elif not gate.runs:
                 what = f"skip ({gate.reason})"
             elif planned.refused:

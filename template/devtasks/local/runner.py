@@ -2,12 +2,15 @@
 
 Only what the workflow model (`model.py`) mirrors reaches here: a job parity refuses is
 reported FAILED with parity's reason, never run differently. Jobs start when their `needs:`
-are done (up to `--jobs` entries side by side, each job's output printed as one block);
-`if:`, fail-fast, timeouts, continue-on-error and post-steps behave as on GitHub.
+are done (up to `--jobs` entries side by side, each job's output printed as one block,
+with a live status line on a terminal, or `[job] line` streaming where output is not one);
+`if:`, fail-fast, timeouts, continue-on-error and post-steps behave as on GitHub. A failed
+job's reason is its task's own last line, so the summary says the cause, not a symptom.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -17,7 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from invoke.collection import Collection
 from invoke.exceptions import Exit
@@ -25,6 +28,7 @@ from invoke.exceptions import Exit
 from devtasks import config
 from devtasks.jobs import docker_tasks
 from devtasks.local.plan import (
+    ALL_SELECTED,
     HOST,
     Event,
     Outcome,
@@ -32,28 +36,47 @@ from devtasks.local.plan import (
     Planned,
     Result,
     Scene,
+    Selection,
     job_gate,
     load_ci,
     local_event,
     plan_entry,
+    select,
 )
-from devtasks.local.processes import Interrupted, Processes, sigterm_as_interrupt
+from devtasks.local.processes import (
+    GRACE_SECONDS,
+    Interrupted,
+    Process,
+    Processes,
+    sigterm_as_interrupt,
+)
 from devtasks.workflow import expressions, model, rules
 
 INTERRUPTED = 130
 POLL_SECONDS = 0.2
+# How often the status line is redrawn on a terminal, and printed as a line elsewhere.
+STATUS_SECONDS = {True: 1.0, False: 15.0}
+# Colours and cursor moves a task prints: not part of the line a reason quotes.
+ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @dataclass
 class _Task:
     planned: Planned
     pid: int | None = None
+    started: float | None = None
+
+    @property
+    def name(self) -> str:
+        """`job` or `job [entry]`, as the log prefixes and the status line name it."""
+        entry = self.planned.entry.label
+        return self.planned.job.id if entry == "-" else f"{self.planned.job.id} [{entry}]"
 
 
 class Run:
     """One `invoke ci`: jobs scheduled by `needs:`, up to `parallel` entries at once."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each a setting of the run
         self,
         scene: Scene,
         settings: config.Config,
@@ -61,9 +84,11 @@ class Run:
         parallel: int = 1,
         fail_fast: bool = False,
         log: TextIO = sys.stdout,
+        selection: Selection = ALL_SELECTED,
     ) -> None:
         """A run that has not started."""
         self.scene = scene
+        self.selection = selection
         self.actions = rules.action_rules(settings)
         self.parallel = max(1, parallel)
         self.fail_fast = fail_fast
@@ -76,12 +101,60 @@ class Run:
         self.queue: list[_Task] = []
         self.running: dict[Future[Outcome], _Task] = {}
         self.stopped = False
+        self.terminal = self.log.isatty()
+        self.status_shown = False
 
-    # -- one entry ---------------------------------------------------------------------------
+    # -- output ------------------------------------------------------------------------------
+
+    def _clear_status(self) -> None:
+        with self.print_lock:
+            if self.status_shown:
+                self.log.write("\r\x1b[K")
+                self.status_shown = False
 
     def _say(self, text: str) -> None:
+        self._clear_status()
         with self.print_lock:
             print(text, file=self.log, flush=True)
+
+    def _status(self) -> str:
+        now = time.monotonic()
+        running = [t for t in list(self.running.values()) if t.started is not None]
+        times = ", ".join(f"{t.name} {now - (t.started or now):.0f}s" for t in running)
+        return f"[ci] running: {times}" if times else ""
+
+    def _show_status(self, stop: threading.Event) -> None:
+        """Which jobs run and for how long: redrawn in place on a terminal, else a line."""
+        while not stop.wait(STATUS_SECONDS[self.terminal]):
+            status = self._status()
+            if not status:
+                continue
+            if not self.terminal:
+                self._say(status)
+                continue
+            with self.print_lock:
+                self.log.write(f"\r\x1b[K{status}")
+                self.log.flush()
+                self.status_shown = True
+
+    def _pump(self, task: _Task, process: Process, sink: BinaryIO, last: list[str]) -> None:
+        """Copy the task's output into its log; stream it (prefixed when jobs run side by side)."""
+        assert process.stdout is not None  # noqa: S101 - started with a pipe
+        grouped = self.parallel > 1
+        for raw in iter(process.stdout.readline, b""):
+            sink.write(raw)
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            # A progress bar redraws with \r: the line is what was drawn last.
+            shown = ESCAPES.sub("", line.rsplit("\r", 1)[-1]).strip()
+            if shown:
+                last[0] = shown
+            if not grouped:
+                self._say(line)
+            elif not self.terminal:
+                self._say(f"[{task.name}] {line}")
+        sink.flush()
+
+    # -- one entry ---------------------------------------------------------------------------
 
     def _argv(self, planned: Planned, script: Path) -> list[str]:
         place = self.scene.place
@@ -91,25 +164,26 @@ class Run:
         *options, image = place.prefix
         return [*options, *env, image, *planned.shell, "-c", planned.script]
 
-    def _spawn(self, task: _Task, scratch: Path) -> tuple[int, bool, bool]:
-        """Run the entry's script; (exit code, timed out, cancelled)."""
+    def _spawn(self, task: _Task, scratch: Path) -> tuple[int, bool, bool, str]:
+        """Run the entry's script; (exit code, timed out, cancelled, its last line of output)."""
         planned = task.planned
         script = scratch / "step.sh"
         script.write_text(planned.script + "\n", encoding="utf-8")
         header = f"\n==> {planned.job.id} [{planned.entry.label}]: {planned.script}"
         grouped = self.parallel > 1
+        self._say(f"[{task.name}] started: {planned.script}" if grouped else header)
         output_path = scratch / "output.log"
+        last = [""]
         with output_path.open("wb") as output:
-            if not grouped:
-                self._say(header)
-            fileno = output.fileno() if grouped else self.log.fileno()
             process = self.processes.start(
                 self._argv(planned, script),
                 cwd=self.scene.root if self.scene.place.in_container else planned.cwd,
                 env={**os.environ, **planned.env},
-                output=fileno if (grouped or self.log is not sys.stdout) else None,
+                output=subprocess.PIPE,
             )
-            task.pid = process.pid
+            task.pid, task.started = process.pid, time.monotonic()
+            pump = threading.Thread(target=self._pump, args=(task, process, output, last))
+            pump.start()
             timed_out = False
             try:
                 code = process.wait(timeout=planned.timeout_seconds)
@@ -119,11 +193,13 @@ class Run:
                 code = process.wait()
             finally:
                 self.processes.finished(process)
+            # A daemon that left the process group may hold the pipe: do not wait for it.
+            pump.join(timeout=GRACE_SECONDS)
         if grouped:
             text = output_path.read_text(encoding="utf-8", errors="replace").rstrip()
             self._say(f"{header}\n{text}")
         cancelled = self.processes.was_cancelled(process) and not timed_out
-        return code, timed_out, cancelled
+        return code, timed_out, cancelled, last[0]
 
     def _post_step_failure(self, planned: Planned, *, succeeded: bool) -> str | None:
         """Run the post-steps' checks GitHub's actions make: the files they publish exist."""
@@ -156,15 +232,33 @@ class Run:
         planned = task.planned
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="invoke-ci-") as scratch:
-            code, timed_out, cancelled = self._spawn(task, Path(scratch))
+            code, timed_out, cancelled, last = self._spawn(task, Path(scratch))
         seconds = time.monotonic() - started
+        outcome = self._judge(
+            planned, code, seconds, timed_out=timed_out, cancelled=cancelled, last=last
+        )
+        if self.parallel > 1:
+            self._say(f"[{task.name}] {outcome.result.value} after {seconds:.1f} s")
+        return outcome
+
+    def _judge(  # noqa: PLR0913 - what one finished entry left behind
+        self,
+        planned: Planned,
+        code: int,
+        seconds: float,
+        *,
+        timed_out: bool,
+        cancelled: bool,
+        last: str,
+    ) -> Outcome:
         if cancelled:
             return planned.outcome(Result.CANCELLED, seconds, "cancelled", exit_code=code)
         failure = ""
         if timed_out:
             failure = f"timed out after {planned.timeout_seconds / 60:g} minute(s)"
         elif code != 0:
-            failure = f"exit code {code}"
+            # The task's own last line (an Exit message, a failing command's last words).
+            failure = last or f"exit code {code}"
         # A step with continue-on-error concludes as success: post-steps see success().
         step_ok = not failure or planned.step_continues
         post_failure = self._post_step_failure(planned, succeeded=step_ok)
@@ -185,22 +279,29 @@ class Run:
     def _plan_job(self, job: model.Job) -> None:
         """Decide the job's `if:`, queue its runnable entries, record the rest."""
         entries = [plan_entry(self.scene, entry) for entry in job.entries()]
-        gate = job_gate(job, self.scene.event, self._succeeded)
+        gate = job_gate(job, self.scene.event, self._succeeded, self.selection)
         decided: list[Outcome] = []
-        if gate.refused:
+        if not gate.selected:
+            decided = [p.outcome(Result.NOT_SELECTED, reason=gate.reason) for p in entries]
+        elif gate.refused:
             decided = [p.outcome(Result.FAILED, reason=gate.reason) for p in entries]
-        if self.stopped:
+        if self.stopped and gate.selected:
+            fix = "run without --fail-fast to see it"
             decided = [
-                p.outcome(Result.SKIPPED, reason="--fail-fast: a job failed") for p in entries
+                p.outcome(Result.SKIPPED, reason="--fail-fast: a job failed", fix=fix)
+                for p in entries
             ]
         elif not gate.runs and not decided:
-            decided = [p.outcome(Result.SKIPPED, reason=gate.reason) for p in entries]
+            decided = [p.outcome(Result.SKIPPED, reason=gate.reason, fix=gate.fix) for p in entries]
         elif gate.runs:
             for planned in entries:
                 if planned.refused:
                     decided.append(planned.outcome(Result.FAILED, reason=planned.refused))
                 elif planned.skip:
-                    decided.append(planned.outcome(Result.SKIPPED, reason=planned.skip))
+                    skipped = planned.outcome(
+                        Result.SKIPPED, reason=planned.skip, fix=planned.skip_fix
+                    )
+                    decided.append(skipped)
                 else:
                     self.queue.append(_Task(planned))
         self.outcomes[job.id] = decided
@@ -243,6 +344,9 @@ class Run:
 
     def run(self) -> list[Outcome]:
         """Run every job; on Ctrl-C or SIGTERM stop all of it at once and raise Interrupted."""
+        stop_status = threading.Event()
+        if self.parallel > 1:
+            threading.Thread(target=self._show_status, args=(stop_status,), daemon=True).start()
         with ThreadPoolExecutor(max_workers=self.parallel) as pool:
             try:
                 while True:
@@ -261,6 +365,9 @@ class Run:
                         task.planned.outcome(Result.CANCELLED, reason="interrupted")
                     )
                 raise Interrupted from None
+            finally:
+                stop_status.set()
+                self._clear_status()
         return self.all_outcomes()
 
     def all_outcomes(self) -> list[Outcome]:
@@ -286,14 +393,27 @@ def summary(outcomes: Sequence[Outcome]) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
-    lines += [f"{o.job} [{o.entry}] {o.result.value}: {o.reason}" for o in outcomes if o.reason]
+    lines += [
+        f"{o.job} [{o.entry}] {o.result.value}: {o.reason}"
+        for o in outcomes
+        if o.reason and o.result is not Result.NOT_SELECTED
+    ]
     counts = {result: sum(o.result is result for o in outcomes) for result in Result}
-    lines.append(
+    line = (
         f"ci: {counts[Result.PASSED]} passed, {counts[Result.FAILED]} failed, "
         f"{counts[Result.ALLOWED_FAILURE]} failed but allowed, "
         f"{counts[Result.SKIPPED]} skipped, {counts[Result.CANCELLED]} cancelled"
     )
+    if counts[Result.NOT_SELECTED]:
+        line += f", {counts[Result.NOT_SELECTED]} not selected"
+    lines.append(line)
+    # Last, what to do: one line per job (not per entry) that failed or was skipped.
+    fixes = {o.job: o.fix for o in outcomes if o.fix and o.result in TO_DO}
+    lines += [f"to do: {job}: {fix}" for job, fix in fixes.items()]
     return "\n".join(lines)
+
+
+TO_DO = frozenset({Result.FAILED, Result.CANCELLED, Result.SKIPPED})
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:
@@ -311,18 +431,21 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
     place: Place = HOST,
     as_json: bool = False,
     tasks: Collection | None = None,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
 ) -> list[Outcome]:
     """Run ci.yml's jobs here; print the table (or JSON); exit 1 on failure, 130 on Ctrl-C.
 
     `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
     """
     workflow, settings = load_ci(root, tasks)
+    selection = select(workflow, only, skip)
     event: Event = local_event(root, event_name, ref, settings)
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
     scene = Scene(root, workflow, event, place, pinned, docker_tasks(tasks))
     # With --json, stdout carries the JSON document only; job output goes to stderr.
     log = sys.stderr if as_json else sys.stdout
-    run = Run(scene, settings, parallel=jobs, fail_fast=fail_fast, log=log)
+    run = Run(scene, settings, parallel=jobs, fail_fast=fail_fast, log=log, selection=selection)
     interrupted = False
     with sigterm_as_interrupt():
         try:

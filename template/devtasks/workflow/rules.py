@@ -210,7 +210,8 @@ ACTIONS: tuple[ActionRule, ...] = (
             "enable-cache": INERT,
             "cache-dependency-glob": INERT,
         },
-        "uv at the pinned version; python-version becomes UV_PYTHON, as setup-uv sets it",
+        "uv at the pinned version (the job is skipped where the uv on PATH is another); "
+        "python-version becomes UV_PYTHON, as setup-uv sets it",
     ),
     ActionRule(
         "docker/setup-buildx-action",
@@ -258,16 +259,17 @@ ACTIONS: tuple[ActionRule, ...] = (
     ActionRule(
         "aquasecurity/setup-trivy",
         Role.SETUP,
-        {"version": INERT, "cache": INERT},
-        "Trivy at the pinned version, for the security and image scans; locally the Trivy on "
-        "PATH (`invoke security` names it when it is missing)",
+        {"version": MIRRORED, "cache": INERT},
+        "Trivy at the pinned version, for the security and image scans; locally the job runs "
+        "only where the Trivy on PATH is that version, else it is skipped saying how to get it",
         host_tool="Trivy",
     ),
     ActionRule(
         "sigstore/cosign-installer",
         Role.SETUP,
-        {"cosign-release": INERT},
-        "cosign, for keyless signing of published images; locally publishing signs nothing",
+        {"cosign-release": MIRRORED},
+        "cosign, for keyless signing of published images; locally the job runs only where the "
+        "cosign on PATH is the pinned release (without one, the action's default: skipped)",
         needs_docker=True,
     ),
     ActionRule(
