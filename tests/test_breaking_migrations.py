@@ -26,10 +26,11 @@ from tiny_template import render_v1, update
 sys.path.insert(0, str(ROOT / "migrations"))
 import ci_jobs
 import ci_tasks
+import move_team_tasks
 import removed
 
 MIGRATION_VERSION = "v0.1.1"
-SCRIPTS = ("ci_jobs.py", "ci_tasks.py", "removed.py", "service.py")
+SCRIPTS = ("ci_jobs.py", "ci_tasks.py", "move_team_tasks.py", "removed.py", "service.py")
 LINE_LENGTH = 100
 
 # --- the tiny template ---------------------------------------------------------------------
@@ -217,6 +218,14 @@ def nightly(c: Context) -> None:
     """Report every night."""
     run(c, "echo", "report")
 '''
+# team_tasks.py as the migration starts it when v2 renders none: a docstring, then what the
+# moved tasks import, in tasks.py's own order and groups.
+TEAM_MODULE_HEAD = '''"""The team's own invoke tasks: this file is yours."""
+
+from invoke.context import Context
+
+from devtasks.jobs import ci_task, run
+'''
 MARKED_TEAM_JOB = TEAM_JOB.replace("enable-cache: true", "enable-cache: true" + ci_jobs.CACHE_NOTE)
 
 
@@ -306,10 +315,9 @@ def test_a_team_task_and_job_added_the_old_way_carry_over(template: Path, tmp_pa
 
     update(service)
 
-    template_tasks, template_list = V2_TASKS.split("\n\nns = Collection(")
-    team_list = template_list.replace(")\n", "    smoke,\n    nightly,\n)\n")
-    expected_tasks = f"{template_tasks}{MIGRATED_TEAM_TASKS}\n\nns = Collection({team_list}"
-    assert (service / "tasks.py").read_text() == expected_tasks
+    # tasks.py is the template's again; the team's tasks are in its own team_tasks.py.
+    assert (service / "tasks.py").read_text() == V2_TASKS
+    assert (service / "team_tasks.py").read_text() == TEAM_MODULE_HEAD + MIGRATED_TEAM_TASKS
     lint, publish = V2_CI.split("\n  # Publishes, last.\n")
     expected_ci = lint + MARKED_TEAM_JOB + "\n  # Publishes, last.\n" + publish
     assert (service / ".github" / "workflows" / "ci.yml").read_text() == expected_ci
@@ -397,7 +405,7 @@ def test_a_service_in_a_subdirectory_of_its_repository(template: Path, tmp_path:
     update(service)
 
     assert release.read_text() == RELEASE + "# the team's\n"
-    assert '@ci_task(env=("SMOKE_GREETING",)' in (service / "tasks.py").read_text()
+    assert '@ci_task(env=("SMOKE_GREETING",)' in (service / "team_tasks.py").read_text()
     assert unmerged(repository) == ""
 
 
@@ -803,3 +811,129 @@ def test_a_file_the_old_release_never_rendered_is_the_service_s_own(
 
     assert lines == []
     assert own.read_text() == "TEAM = 1\n"
+
+
+# --- tasks.py's own tasks move to team_tasks.py --------------------------------------------
+
+TEMPLATE_TASKS = '''"""Tasks."""
+
+import os
+from pathlib import Path
+
+from invoke.collection import Collection
+from invoke.context import Context
+
+from devtasks.jobs import ci_task, run
+
+ROOT = Path(__file__).resolve().parent
+os.chdir(ROOT)
+
+
+@ci_task()
+def lint(c: Context) -> None:
+    """Lint."""
+    run(c, "ruff", "check", ".")
+
+
+ns = Collection(
+    lint,
+)
+'''
+TEAM_ADDITIONS = '''
+
+GREETING = "hello"
+
+
+def greeting_for(name: str) -> str:
+    """A helper only the team's task uses."""
+    return f"{GREETING}, {name}"
+
+
+# The team's smoke job.
+@ci_task(env=("SMOKE_NAME",))
+def smoke(c: Context) -> None:
+    """Greet from the team's own job."""
+    run(c, "echo", greeting_for(os.environ["SMOKE_NAME"]), str(json.dumps(ROOT.name)))
+'''
+HEAD = '"""The team\'s own tasks."""\n'
+
+
+def with_team_additions(template: str = TEMPLATE_TASKS) -> str:
+    """The template's tasks.py with the team's task, helpers and import added, as teams add."""
+    text = template.replace("import os\n", "import json\nimport os\n", 1)
+    text = text.replace("\n\nns = Collection(", TEAM_ADDITIONS + "\n\nns = Collection(", 1)
+    return text.replace("    lint,\n)", "    lint,\n    smoke,\n)", 1)
+
+
+def ruff_problems(source: str, name: str) -> str:
+    """What ruff's isort, pyflakes and pycodestyle rules say about a file ("" when nothing)."""
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is a dev dependency of the template repo"
+    first_party = "lint.isort.known-first-party = ['devtasks', 'tasks']"
+    argv = [ruff, "check", "--isolated", "--select", "I,F,E", "--config", first_party]
+    argv += ["--line-length", str(LINE_LENGTH), "--stdin-filename", name, "-"]
+    checked = subprocess.run(argv, input=source, capture_output=True, text=True, check=False)
+    return "" if checked.returncode == 0 else checked.stdout
+
+
+def test_the_team_s_task_helpers_and_imports_move_and_tasks_py_is_the_template_s() -> None:
+    tasks, team, lines = move_team_tasks.move(
+        with_team_additions(), TEMPLATE_TASKS, HEAD, LINE_LENGTH
+    )
+
+    assert tasks == TEMPLATE_TASKS
+    assert team == (
+        HEAD
+        + "\nimport json\nimport os\n\nfrom invoke.context import Context\n\n"
+        + "from devtasks.jobs import ci_task, run\nfrom tasks import ROOT\n"
+        + TEAM_ADDITIONS.removeprefix("\n")
+    )
+    assert lines == [
+        "tasks.py: smoke moved to team_tasks.py, which is yours: updates never touch it"
+    ]
+    assert ruff_problems(team, "team_tasks.py") == ""
+    assert ruff_formatted(team) == team
+
+
+def test_a_helper_tasks_py_still_uses_stays_with_a_line() -> None:
+    source = with_team_additions().replace(
+        '    run(c, "ruff", "check", ".")\n', '    run(c, "ruff", "check", greeting_for("."))\n'
+    )
+
+    tasks, team, lines = move_team_tasks.move(source, TEMPLATE_TASKS, HEAD, LINE_LENGTH)
+
+    assert "def greeting_for(" in tasks
+    assert "GREETING = " in tasks
+    assert "def smoke(" in team
+    assert "from tasks import ROOT, greeting_for\n" in team
+    assert lines[0] == (
+        "tasks.py: `GREETING` stays: code of tasks.py uses it; move both to team_tasks.py by hand"
+    )
+    assert ruff_problems(tasks, "tasks.py") == ""
+    assert ruff_problems(team, "team_tasks.py") == ""
+
+
+def test_a_team_module_with_tasks_of_its_own_keeps_them_and_gains_the_moved_ones() -> None:
+    existing = (
+        HEAD + "\nfrom invoke.context import Context\nfrom invoke.tasks import task\n\n\n"
+        "@task\ndef hello(c: Context) -> None:\n"
+        '    """Say hello."""\n    c.run("echo hello")\n'
+    )
+
+    _, team, _ = move_team_tasks.move(with_team_additions(), TEMPLATE_TASKS, existing, 100)
+
+    assert team.startswith(existing.split("\n\n\n@task")[0])
+    assert team.count("from invoke.context import Context") == 1
+    assert "def hello(" in team
+    assert team.endswith(TEAM_ADDITIONS.rstrip("\n").split("\n\n\n", 1)[1] + "\n")
+    assert ruff_problems(team, "team_tasks.py").count("I001") <= 1  # `invoke format` sorts it
+
+
+def test_nothing_moves_without_a_task_of_the_team_s_or_into_a_clash() -> None:
+    untouched = move_team_tasks.move(TEMPLATE_TASKS, TEMPLATE_TASKS, HEAD, LINE_LENGTH)
+    assert untouched == (TEMPLATE_TASKS, HEAD, [])
+    clash = HEAD + "\n\ndef smoke() -> None:\n    pass\n"
+    source = with_team_additions()
+    tasks, team, lines = move_team_tasks.move(source, TEMPLATE_TASKS, clash, LINE_LENGTH)
+    assert (tasks, team) == (source, clash)
+    assert lines == ["tasks.py: team_tasks.py defines smoke too: nothing moved"]

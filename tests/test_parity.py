@@ -480,16 +480,20 @@ def test_the_readme_recipe_for_a_new_job_works_verbatim(
     project = tmp_path / "service"
     shutil.copytree(synced_project, project, ignore=shutil.ignore_patterns(".venv", ".git"))
     readme = (project / "README.md").read_text(encoding="utf-8")
-    task = recipe_block(readme, "tasks.py")
-    edit(
-        project / "tasks.py",
-        "\n\nns = Collection(\n",
-        f"\n\n{task}\n\nns = Collection(\n    audit,\n",
+    team_tasks = project / "team_tasks.py"
+    team_tasks.write_text(
+        f"{team_tasks.read_text(encoding='utf-8')}\n{recipe_block(readme, 'team_tasks.py')}",
+        encoding="utf-8",
     )
     edit(workflow(project), "\njobs:\n", "\njobs:\n" + recipe_block(readme, "ci.yml") + "\n")
+    edit(workflow(project), ", docker]\n", ", docker, audit]\n")  # publish's needs
     code, output = parity(project, synced_project)
     assert code == 0, output
     invoke = str(synced_project / ".venv/bin/invoke")
     plan = run([invoke, "ci", "--dry-run"], project).stdout.splitlines()
     assert "audit\t-\tuv run --locked invoke audit" in plan
     assert run([invoke, "audit"], project).returncode == 0
+    assert (project / "tasks.py").read_bytes() == (synced_project / "tasks.py").read_bytes()
+    ruff = str(synced_project / ".venv/bin/ruff")
+    run([ruff, "check", "--no-cache", "team_tasks.py"], project)
+    run([ruff, "format", "--check", "--no-cache", "team_tasks.py"], project)

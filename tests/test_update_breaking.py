@@ -6,7 +6,8 @@ way teams edit (`test_update.edit_like_a_team`) and gets a task of its own with 
 ci.yml, written the v0.1.0 way (`@task` then `@ci_job(env=...)`, the task added to the one-line
 task list, the job appended to ci.yml); in one variant the team also changed release.yml.
 The update runs copier.yml's migrations for the next release (migrations/removed.py,
-ci_jobs.py, ci_tasks.py); afterwards the team's task still runs as a job of `invoke ci`,
+ci_jobs.py, ci_tasks.py, move_team_tasks.py); afterwards the team's task, moved to
+team_tasks.py, still runs as a job of `invoke ci`,
 `invoke parity` passes, `invoke ci` is green and a second update changes nothing.
 """
 
@@ -110,16 +111,18 @@ def ci_results(service: Path) -> dict[str, str]:
 
 
 def assert_team_job_migrated(service: Path) -> None:
-    """The team's task is a @ci_task in the task list, its job is in ci.yml where it was."""
+    """The team's task is a @ci_task in team_tasks.py, its job is in ci.yml where it was."""
     tasks = (service / "tasks.py").read_text(encoding="utf-8")
-    assert MIGRATED_DECORATOR in tasks
-    assert not re.search(r"\b(ci_job|reads_env)\b", tasks)
+    team = (service / "team_tasks.py").read_text(encoding="utf-8")
+    assert MIGRATED_DECORATOR in team
+    assert "def smoke(" not in tasks
+    assert not re.search(r"\b(ci_job|reads_env)\b", tasks + team)
     listed = [
         node.value
         for node in ast.parse(tasks).body
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "ns"
     ]
-    assert "smoke" in ast.unparse(listed[0]), "the team's task left the task list"
+    assert "smoke" not in ast.unparse(listed[0]), "tasks.py still lists the team's task"
     workflow = (service / CI_YML).read_text(encoding="utf-8")
     jobs = yaml.safe_load(workflow)["jobs"]
     assert jobs["smoke"]["steps"][-1] == {
@@ -161,6 +164,10 @@ def test_update_from_v0_1_0_keeps_every_edit_and_the_team_s_job(
     lines = migration_lines(updated.stderr)
     assert "migration: tasks.py: smoke declared with one @ci_task now" in lines
     assert "migration: tasks.py: the task list is the template's and yours (smoke)" in lines
+    moved = (
+        "migration: tasks.py: smoke moved to team_tasks.py, which is yours: updates never touch it"
+    )
+    assert moved in lines
 
     if release_yml == "changed":
         assert release.read_text(encoding="utf-8") == team_release

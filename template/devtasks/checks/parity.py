@@ -20,6 +20,7 @@ from invoke.exceptions import Exit
 from devtasks import config
 from devtasks.checks import arguments, pins, precommit, publish, seal
 from devtasks.jobs import ci_spec
+from devtasks.jobs.team import task_file
 from devtasks.workflow import model, reader
 from devtasks.workflow import rules as workflow_rules
 
@@ -77,8 +78,8 @@ def check_tasks(_root: Path, workflows: Workflows, tasks: Collection) -> list[st
         spec = ci_spec(tasks[name])
         if spec is not None and name not in called.get(spec.workflow, set()):
             problems.append(
-                f"tasks.py: task `{name}` is a @ci_task of {spec.workflow}.yml but no job "
-                f"there calls it"
+                f"{task_file(tasks[name])}: task `{name}` is a @ci_task of {spec.workflow}.yml "
+                "but no job there calls it"
             )
     return problems
 
@@ -144,7 +145,7 @@ CHECKS: tuple[Check, ...] = (
     Check("versions", "Python and uv versions come from pyproject.toml", check_versions),
     Check("pre-commit", "hooks run the locked tool versions", check_pre_commit),
     Check("publish", "a publishing job needs every job of its events", check_publish),
-    Check("seal", "devtasks/ is unedited; change [tool.shipshape] or tasks.py", check_seal),
+    Check("seal", "devtasks/ is unedited; change [tool.shipshape] or team_tasks.py", check_seal),
 )
 
 

@@ -1,7 +1,7 @@
 """devtasks/ is sealed: the template records a hash of each file it ships here.
 
 A service changes CI behaviour through `[tool.shipshape]` in pyproject.toml or its own tasks
-in `tasks.py`, never by editing these files, so `copier update` can replace them cleanly and
+in `team_tasks.py`, never by editing these files, so `copier update` can replace them cleanly and
 `invoke parity` keeps meaning the same thing in every service (docs/adr/0001 says why).
 """
 
@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent  # devtasks/
 MANIFEST = "manifest.json"
 EXTENSION_POINTS = (
     "change settings in [tool.shipshape] of pyproject.toml, or add a task of your own to "
-    "tasks.py; `copier update` brings new versions of devtasks/"
+    "team_tasks.py; `copier update` brings new versions of devtasks/"
 )
 
 
