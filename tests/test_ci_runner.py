@@ -6,6 +6,8 @@ Slow tier: these run the service's own `invoke ci` (from its own locked environm
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -133,21 +135,27 @@ def test_without_an_engine_ci_skips_integration_and_the_task_alone_fails(
     assert "integration: no Docker engine answers" in alone.stderr
 
 
+def add_job(project: Path, job: str, task: str) -> None:
+    """Add a job (YAML under `jobs:`) and its task; `publish` needs it, as parity demands."""
+    name = job.strip().split(":", 1)[0]
+    workflow = project / ".github/workflows/ci.yml"
+    text = workflow.read_text(encoding="utf-8").replace("\njobs:\n", "\njobs:" + job, 1)
+    publish = "\n  publish:\n    needs: ["
+    assert publish in text
+    workflow.write_text(text.replace(publish, f"{publish}{name}, ", 1), encoding="utf-8")
+    tasks = project / "tasks.py"
+    tasks.write_text(
+        tasks.read_text(encoding="utf-8").replace("\n\nns = Collection(", task, 1),
+        encoding="utf-8",
+    )
+
+
 @pytest.fixture
 def slow_service(broken_service: Path, tmp_path: Path) -> Iterator[Path]:
     """The service with one more job, `slow`, whose task sleeps in a grandchild process."""
     project = tmp_path / "service"
     run(["cp", "-a", str(broken_service), str(project)], tmp_path)
-    workflow = project / ".github/workflows/ci.yml"
-    workflow.write_text(
-        workflow.read_text(encoding="utf-8").replace("\njobs:\n", "\njobs:" + SLOW_JOB, 1),
-        encoding="utf-8",
-    )
-    tasks = project / "tasks.py"
-    tasks.write_text(
-        tasks.read_text(encoding="utf-8").replace("\n\nns = Collection(", SLOW_TASK, 1),
-        encoding="utf-8",
-    )
+    add_job(project, SLOW_JOB, SLOW_TASK)
     yield project
     pid_file = project / "slow.pid"
     if pid_file.exists():
@@ -228,6 +236,153 @@ def test_a_job_allowed_to_fail_does_not_fail_the_run(broken_service: Path, tmp_p
     document = ci_json(project)
     by_job = {e["job"]: e for e in document["entries"]}
     assert by_job["test"]["result"] == "failed-allowed", by_job["test"]
-    assert by_job["test"]["reason"] == "continue-on-error: exit code 1"
+    # The reason is the task's own last line (nox's), not a bare exit code.
+    assert by_job["test"]["reason"].startswith("continue-on-error: "), by_job["test"]
+    assert by_job["test"]["reason"] != "continue-on-error: exit code 1", by_job["test"]
     assert by_job["docker"]["result"] == "skipped"
     assert document["exit_code"] == 0, json.dumps(document, indent=1)
+
+
+FAILING_JOB = """
+  boom:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    permissions:
+      contents: read
+    steps:
+      - run: uv run --locked invoke boom
+"""
+FAILING_TASK = '''
+
+@ci_task()
+def boom(c: Context) -> None:
+    """Print a line, then fail with a reason of its own (for the reasons test)."""
+    print("boom: some output first", flush=True)
+    from invoke.exceptions import Exit
+
+    raise Exit("boom: the cause, in one line", code=1)
+
+
+ns = Collection(boom, '''
+
+
+@pytest.fixture(scope="module")
+def boom_run(broken_service: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`invoke ci --json --jobs 2 --only boom --only typecheck` in a service with a failing job."""
+    project = tmp_path_factory.mktemp("boom") / "service"
+    run(["cp", "-a", str(broken_service), str(project)], project.parent)
+    add_job(project, FAILING_JOB, FAILING_TASK)
+    document = ci_json(project, "--jobs", "2", "--only", "boom", "--only", "typecheck")
+    invoke = str(project / ".venv/bin/invoke")
+    document["parity"] = run([invoke, "parity"], project, check=False)
+    return document
+
+
+def test_a_failed_jobs_reason_is_its_tasks_exit_message(boom_run: dict[str, Any]) -> None:
+    by_job = {e["job"]: e for e in boom_run["entries"]}
+    # add_job adds the job to publish's needs, as parity demands.
+    assert "publishes without waiting" not in boom_run["parity"].stderr
+    assert by_job["boom"]["result"] == "failed", by_job["boom"]
+    assert by_job["boom"]["reason"] == "boom: the cause, in one line"
+    assert by_job["boom"]["exit_code"] == 1
+    assert "--only boom" in by_job["boom"]["fix"]
+    assert boom_run["exit_code"] == 1
+
+
+def test_side_by_side_jobs_stream_prefixed_lines_and_still_group_each_log(
+    boom_run: dict[str, Any],
+) -> None:
+    # stderr here is a pipe, not a terminal: `[job] line` as it happens, then each log whole.
+    lines = boom_run["output"].splitlines()
+    assert "[boom] started: uv run --locked invoke boom" in lines, boom_run["output"]
+    assert "[boom] boom: some output first" in lines
+    assert any(line.startswith("[boom] failed after ") for line in lines)
+    assert any(line.startswith("[typecheck] passed after ") for line in lines)
+    header = lines.index("==> boom [-]: uv run --locked invoke boom")
+    assert lines[header + 1] == "boom: some output first"
+
+
+def test_only_runs_the_job_and_not_the_others(broken_service: Path) -> None:
+    document = ci_json(broken_service, "--only", "test")
+    by_result: dict[str, set[str]] = {}
+    for job, _, result in results(document):
+        by_result.setdefault(result, set()).add(job)
+    assert by_result == {
+        "failed": {"test"},
+        "not-selected": {"lint", "typecheck", "security", "docker", "publish"},
+    }, document["output"]
+    assert document["exit_code"] == 1
+
+
+def test_skip_leaves_a_job_out_and_skips_what_needs_it(broken_service: Path) -> None:
+    left_out = ["docker", "lint", "typecheck", "test", "security"]
+    flags = [arg for job in left_out for arg in ("--skip", job)]
+    document = ci_json(broken_service, *flags)
+    by_job = {e["job"]: e for e in document["entries"]}
+    assert {job: by_job[job]["result"] for job in left_out} == dict.fromkeys(
+        left_out, "not-selected"
+    )
+    assert by_job["publish"]["result"] == "skipped"
+    assert by_job["publish"]["reason"] == (
+        "needs docker, lint, security, test, typecheck, which --only / --skip left out"
+    )
+    # Nothing ran, so nothing failed.
+    assert document["exit_code"] == 0
+    invoke = str(broken_service / ".venv/bin/invoke")
+    plan = run([invoke, "ci", "--dry-run", "--json", "--skip", "docker"], broken_service).stdout
+    planned = {e["job"]: e["plan"] for e in json.loads(plan)["entries"]}
+    assert planned["publish"] == "skip (needs docker, which --only / --skip left out)"
+    assert planned["docker"].startswith("not selected")
+    unknown = run([invoke, "ci", "--only", "nope"], broken_service, check=False)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines() == [
+        (
+            "ci: no job nope in .github/workflows/ci.yml; its jobs are "
+            "lint, typecheck, test, security, docker, publish"
+        )
+    ]
+
+
+FAKE_TRIVY = """#!/bin/sh
+echo "Version: 0.70.0"
+"""
+
+
+def test_a_tool_at_another_version_than_the_pin_skips_the_job(
+    broken_service: Path, tmp_path: Path
+) -> None:
+    text = (broken_service / ".github/workflows/ci.yml").read_text(encoding="utf-8")
+    pinned = re.search(r"setup-trivy@\S+ # \S+\n\s+with:\n\s+version: v(\S+)", text)
+    assert pinned is not None
+    trivy = tmp_path / "bin" / "trivy"
+    trivy.parent.mkdir()
+    trivy.write_text(FAKE_TRIVY, encoding="utf-8")
+    trivy.chmod(0o755)
+    env = {"PATH": f"{trivy.parent}{os.pathsep}{os.environ['PATH']}"}
+    document = ci_json(broken_service, "--only", "security", env=env)
+    (security,) = [e for e in document["entries"] if e["job"] == "security"]
+    assert security["result"] == "skipped", security
+    how = f"install it from https://github.com/aquasecurity/trivy/releases/tag/v{pinned[1]}"
+    assert security["reason"] == (
+        f"aquasecurity/setup-trivy pins trivy {pinned[1]}; this machine has trivy 0.70.0: {how}"
+    )
+    assert security["fix"] == how
+    assert document["exit_code"] == 0
+
+
+def test_parity_fails_when_publish_does_not_wait_for_a_job(
+    broken_service: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "service"
+    shutil.copytree(broken_service, project, ignore=shutil.ignore_patterns(".venv"))
+    workflow = project / ".github/workflows/ci.yml"
+    text = workflow.read_text(encoding="utf-8")
+    assert "needs: [lint, typecheck, test, security, docker]" in text
+    workflow.write_text(text.replace("test, security, docker]", "test, docker]"), "utf-8")
+    invoke = str(broken_service / ".venv/bin/invoke")
+    parity = run([invoke, "parity"], project, check=False)
+    assert parity.returncode == 1
+    assert (
+        "parity: .github/workflows/ci.yml: job `publish` publishes without waiting for "
+        "security: add it to its `needs:`"
+    ) in parity.stderr.splitlines()
