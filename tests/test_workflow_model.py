@@ -20,7 +20,7 @@ from devtasks.checks import arguments
 from devtasks.jobs import ci_task, docker_tasks
 from devtasks.local import plan, runner
 from devtasks.local.plan import HOST, Event, Place, Scene, plan_entry
-from devtasks.workflow import expressions, model, reader, rules
+from devtasks.workflow import contexts, expressions, model, reader, rules
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invoke.collection import Collection
@@ -292,7 +292,9 @@ def test_invoke_ci_fails_a_job_whose_task_call_parity_refuses(tmp_path: Path) ->
         (lambda b: b.update({"needs": ["nothing"]}), "needs `nothing`, which is no job"),
         (lambda b: b.update({"if": "github.event.pull_request.draft"}), "is not a github property"),
         (lambda b: b.update({"if": "hashFiles('x')"}), "`hashFiles` is not one"),
-        (lambda b: b.update({"if": "matrix.os == 'x'"}), "matrix is not a context"),
+        (lambda b: b.update({"if": "matrix.os == 'x'"}), "gives jobs.<job_id>.if only github,"),
+        (lambda b: b.update({"if": "secrets.TOKEN != ''"}), "gives jobs.<job_id>.if only github,"),
+        (lambda b: b.update({"if": "runner.os == 'Linux'"}), "gives jobs.<job_id>.if only github,"),
         (lambda b: b.update({"timeout-minutes": "${{ matrix.t }}"}), "must be a positive number"),
         (lambda b: b["steps"][1].update({"shell": "pwsh"}), "shell `pwsh` is refused"),
         (lambda b: b["steps"][1].update({"shell": "bash -x {0}"}), "is refused"),
@@ -317,7 +319,16 @@ def test_invoke_ci_fails_a_job_whose_task_call_parity_refuses(tmp_path: Path) ->
         (lambda b: b.update({"defaults": {"run": {"shell": "sh"}}}), "shell `sh` is refused"),
         (lambda b: b.update({"strategy": {"matrix": "${{ fromJSON(x) }}"}}), "literal mapping"),
         (lambda b: b.update({"continue-on-error": "${{ github.ref }}"}), "must be true, false"),
-        (lambda b: b.update({"env": {"X": "${{ secrets.TOKEN }}"}}), "secrets is not a context"),
+        (lambda b: b.update({"env": {"X": "${{ steps.a.outputs.b }}"}}), "jobs.<job_id>.env only"),
+        (lambda b: b.update({"env": {"X": "${{ strategy.job-index }}"}}), "supply the `strategy`"),
+        (lambda b: b.update({"env": {"X": "${{ github.sha }}"}}), "not a github property"),
+        (lambda b: b.update({"env": {"X": "${{ success() }}"}}), "only `if:` may call"),
+        (lambda b: b.update({"env": {"X": "${{ toJSON(github) }}"}}), "`toJSON` is not one"),
+        (
+            lambda b: b.update({"outputs": {"x": "${{ steps.nope.outputs.x }}"}}),
+            "only the task step's outputs exist locally",
+        ),
+        (lambda b: b.update({"environment": ["prod"]}), "environment must be a name or"),
     ],
 )
 def test_edits_that_cannot_be_mirrored_are_refused(tmp_path: Path, edit: Any, message: str) -> None:
@@ -407,8 +418,12 @@ def test_conditions_add_success_unless_a_status_function_is_used(
 
 @pytest.mark.parametrize("source", ["fromJSON('{}')", "github.token", "env.X ==", "a ! b", "'x"])
 def test_expressions_outside_the_subset_are_refused(source: str) -> None:
-    with pytest.raises(expressions.ExpressionError):
-        expressions.evaluate(source, CONTEXT)
+    """Unparsable, or parsed and refused statically, before anything is evaluated."""
+    try:
+        node = expressions.parse(source)
+    except expressions.ExpressionError:
+        return
+    assert contexts.check(node, contexts.Location.STEP_IF) != []
 
 
 # --- matrices, checked against an independent statement of GitHub's rules -------------------
@@ -679,7 +694,6 @@ INERT_VALUES: dict[tuple[rules.Level, str], Any] = {
     (rules.Level.JOB, "permissions"): {},
     (rules.Level.JOB, "concurrency"): "group",
     (rules.Level.STRATEGY, "max-parallel"): 2,
-    (rules.Level.STEP, "id"): "task",
     (rules.Level.STEP, "name"): "Run the task",
 }
 

@@ -22,9 +22,10 @@ from invoke.exceptions import Exit
 from devtasks import config
 from devtasks.checks import arguments
 from devtasks.jobs import docker_tasks
-from devtasks.local import tools
+from devtasks.local import tools, values
 from devtasks.machine import docker_missing, python_missing
-from devtasks.workflow import expressions, model, reader, rules
+from devtasks.workflow import contexts, expressions, model, reader, rules
+from devtasks.workflow.contexts import Location
 
 # Where a matrix entry that asks setup-uv for another Python keeps its project environment.
 CI_VENVS = Path(".venv-ci")
@@ -157,6 +158,10 @@ class Planned:
     step_continues: bool = False
     job_continues: bool = False
     python: str | None = None
+    # The entry's `needs` context (flat) and its workflow and job env: what its post-steps
+    # and job outputs read besides the task step's own results.
+    needs: Mapping[str, expressions.Value] = field(default_factory=dict)
+    job_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def job(self) -> model.Job:
@@ -264,6 +269,16 @@ class Scene:
     # Tasks declared `@ci_task(needs_docker=True)`: their jobs need an engine like Docker jobs.
     docker_tasks: frozenset[str] = frozenset()
 
+    @property
+    def values(self) -> contexts.Values:
+        """The contexts every place of this run shares (github, inputs, secrets, vars)."""
+        return event_values(self.event)
+
+
+def event_values(event: Event) -> contexts.Values:
+    """The run-wide contexts for a local event: github from it, inputs it was given."""
+    return values.run_values(event.values(), getattr(event, "inputs", None) or {})
+
 
 def _setups(
     setups: Sequence[model.Step], context: expressions.Context, *, held: bool
@@ -280,22 +295,41 @@ def _setups(
     return python, pins
 
 
-def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
-    """Resolve one entry: expressions, env, directory, shell, timeouts; or why it cannot run."""
+def plan_entry(
+    scene: Scene, entry: model.Entry, needs: Mapping[str, expressions.Value] | None = None
+) -> Planned:
+    """Resolve one entry: expressions, env, directory, shell, timeouts; or why it cannot run.
+
+    `needs` is the job's needs context (`values.needs_values`), once its needs have run.
+    Each value is evaluated in a Context built for its place (`contexts.scope`).
+    """
     root, workflow = scene.root, scene.workflow
     job = entry.job
-    context = entry.context(scene.event.values())
+    run, needs = scene.values, dict(needs or {})
+    matrix = {k: model.text_of(v) for k, v in entry.values.items()}
+    job_scope = contexts.scope(Location.JOB_ENV, run, matrix=matrix, needs=needs)
+    context = contexts.scope(Location.STEP_ENV, run, matrix=matrix, needs=needs, env={}, steps={})
     problems = [str(p) for p in workflow.problems if p.job in {None, job.id}]
     step = job.task_step
     if problems or step is None or job.argv is None:
         reason = problems[0] if problems else f"job `{job.id}` is not one task call"
         return Planned(entry=entry, context=context, refused=reason)
     try:
-        env = {k: expressions.substitute(v, context) for k, v in job.env.items()}
-        env.update({k: expressions.substitute(v, context) for k, v in step.env.items()})
+        job_env = {k: expressions.substitute(v, job_scope) for k, v in job.env.items()}
+        # Steps read the workflow's and job's env as the `env` context.
+        context = contexts.scope(
+            Location.STEP_ENV, run, matrix=matrix, needs=needs, env=job_env, steps={}
+        )
+        env = {**job_env, **{k: expressions.substitute(v, context) for k, v in step.env.items()}}
         script = expressions.substitute(step.run or "", context).strip()
-        runs_on = [expressions.substitute(label, context) for label in job.runs_on]
+        on_scope = contexts.scope(Location.JOB_RUNS_ON, run, matrix=matrix, needs=needs)
+        runs_on = [expressions.substitute(label, on_scope) for label in job.runs_on]
         python, pins = _setups(job.steps[: step.index], context, held=not scene.place.in_container)
+        job_continues = _truthy_setting(
+            job.continue_on_error,
+            contexts.scope(Location.JOB_CONTINUE_ON_ERROR, run, matrix=matrix, needs=needs),
+        )
+        step_continues = _truthy_setting(step.continue_on_error, context)
     except expressions.ExpressionError as error:
         return Planned(entry=entry, context=context, refused=f"job `{job.id}`: {error}")
     if python is not None:
@@ -316,9 +350,11 @@ def plan_entry(scene: Scene, entry: model.Entry) -> Planned:
         env={"CI": "true", **env},
         cwd=root / directory if directory else root,
         timeout_seconds=minutes * 60,
-        step_continues=_truthy_setting(step.continue_on_error, context),
-        job_continues=_truthy_setting(job.continue_on_error, context),
+        step_continues=step_continues,
+        job_continues=job_continues,
         python=python,
+        needs=needs,
+        job_env=job_env,
     )
     if os_skip := _os_skip(runs_on, local_os()):
         return dataclasses.replace(planned, skip=os_skip, skip_fix="run it on that OS")
@@ -385,17 +421,22 @@ class Gate:
     fix: str = ""
 
 
-def job_gate(
+def job_gate(  # noqa: PLR0911, PLR0913 - one return per reason; what decides a start
     job: model.Job,
     event: Event,
     succeeded: Callable[[str], bool],
     selection: Selection = ALL_SELECTED,
+    *,
+    needs: Mapping[str, expressions.Value] | None = None,
+    outputs_known: bool = True,
 ) -> Gate:
     """GitHub's rule for starting a job: its `if:` (with `success()` of its needs by default).
 
     The one rule `invoke ci` applies when a job's needs are done and `--dry-run` applies to
     the jobs it expects to succeed, so the two report the same skips. Before it, the
     selection: a job left out is not selected; a job needing one is skipped, never run.
+    `needs` is the job's needs context; a dry run, which has not run the needs, passes
+    `outputs_known=False`, and an `if:` reading their outputs is then left to the run.
     """
     if job.id in selection.not_selected:
         return Gate(runs=False, reason="not selected (--only / --skip)", selected=False)
@@ -406,11 +447,28 @@ def job_gate(
             reason=f"needs {names}, which --only / --skip left out",
             fix=f"select {names} too to run it",
         )
-    context = expressions.Context(
-        values=event.values(), succeeded=all(succeeded(need) for need in job.needs)
+    if needs is None:
+        needs = {f"{n}.result": "success" if succeeded(n) else "failure" for n in job.needs}
+    context = contexts.scope(
+        Location.JOB_IF,
+        event_values(event),
+        needs=needs,
+        succeeded=all(succeeded(need) for need in job.needs),
     )
     try:
-        runs = expressions.condition(job.if_, context)
+        node = None if job.if_ is None else expressions.parse_condition(str(job.if_))
+        if not outputs_known and node is not None:
+            waiting = sorted(
+                {
+                    r.path[1]
+                    for r in expressions.references(node)
+                    if r.context == "needs" and len(r.path) > 2 and r.path[2] == "outputs"  # noqa: PLR2004
+                }
+            )
+            if waiting:
+                names = ", ".join(waiting)
+                return Gate(runs=True, reason=f"if: `{job.if_}` is decided once {names} ran")
+        runs = expressions.condition_node(node, context)
     except expressions.ExpressionError as error:
         return Gate(runs=False, reason=f"if: {error}", refused=True)
     if runs:
@@ -479,8 +537,11 @@ def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
     rows = []
     # A job the plan runs is taken to succeed, as `invoke ci` finds when its commands pass.
     succeeds: dict[str, bool] = {}
+    mask = values.Masker.for_workflow(workflow)
     for job in model.ordered(workflow.jobs):
-        gate = job_gate(job, event, lambda need: succeeds.get(need, False), selection)
+        gate = job_gate(
+            job, event, lambda need: succeeds.get(need, False), selection, outputs_known=False
+        )
         entries = [plan_entry(scene, entry) for entry in job.entries()]
         succeeds[job.id] = gate.runs and not any(p.refused or p.skip for p in entries)
         for planned in entries:
@@ -496,15 +557,16 @@ def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
             elif planned.skip:
                 what = f"skip ({planned.skip})"
             else:
-                what = planned.script
+                what = planned.script + (f" ({gate.reason})" if gate.reason else "")
             rows.append(
                 {
                     "job": job.id,
                     "entry": planned.entry.label,
                     "matrix": planned.matrix,
-                    "plan": what,
-                    "env": dict(planned.env),
+                    "plan": mask(what),
+                    "env": {k: mask(v) for k, v in planned.env.items()},
                     "cwd": str(planned.cwd),
+                    "environment": job.environment.name if job.environment else None,
                 }
             )
     if as_json:

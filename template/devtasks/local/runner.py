@@ -27,6 +27,7 @@ from invoke.exceptions import Exit
 
 from devtasks import config
 from devtasks.jobs import docker_tasks
+from devtasks.local import file_commands, values
 from devtasks.local.plan import (
     ALL_SELECTED,
     HOST,
@@ -50,9 +51,13 @@ from devtasks.local.processes import (
     Processes,
     sigterm_as_interrupt,
 )
-from devtasks.workflow import expressions, model, rules
+from devtasks.workflow import contexts, expressions, model, rules
+from devtasks.workflow.contexts import Location
 
 INTERRUPTED = 130
+OUTPUT = file_commands.OUTPUT_VARIABLE
+OUTPUTS = "github_output"  # the step's $GITHUB_OUTPUT, in its scratch directory
+CONTAINER_OUTPUT = "/github/file_commands/output"
 POLL_SECONDS = 0.2
 # How often the status line is redrawn on a terminal, and printed as a line elsewhere.
 STATUS_SECONDS = {True: 1.0, False: 15.0}
@@ -103,6 +108,10 @@ class Run:
         self.stopped = False
         self.terminal = self.log.isatty()
         self.status_shown = False
+        # Every secret the workflow reads is masked in each line this run prints.
+        self.mask = values.Masker.for_workflow(scene.workflow)
+        # Job outputs so far, merged over a job's entries in the order they finished.
+        self.job_outputs: dict[str, dict[str, str]] = {}
 
     # -- output ------------------------------------------------------------------------------
 
@@ -115,7 +124,7 @@ class Run:
     def _say(self, text: str) -> None:
         self._clear_status()
         with self.print_lock:
-            print(text, file=self.log, flush=True)
+            print(self.mask(text), file=self.log, flush=True)
 
     def _status(self) -> str:
         now = time.monotonic()
@@ -142,8 +151,8 @@ class Run:
         assert process.stdout is not None  # noqa: S101 - started with a pipe
         grouped = self.parallel > 1
         for raw in iter(process.stdout.readline, b""):
-            sink.write(raw)
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            line = self.mask(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            sink.write(line.encode("utf-8") + b"\n")
             # A progress bar redraws with \r: the line is what was drawn last.
             shown = ESCAPES.sub("", line.rsplit("\r", 1)[-1]).strip()
             if shown:
@@ -161,8 +170,16 @@ class Run:
         if not place.in_container:
             return [*planned.shell, str(script)]
         env = [arg for k, v in planned.env.items() for arg in ("--env", f"{k}={v}")]
+        # The step's $GITHUB_OUTPUT, at a path inside the container.
+        output = script.parent / OUTPUTS
+        files = [
+            "--volume",
+            f"{output}:{CONTAINER_OUTPUT}",
+            "--env",
+            f"{OUTPUT}={CONTAINER_OUTPUT}",
+        ]
         *options, image = place.prefix
-        return [*options, *env, image, *planned.shell, "-c", planned.script]
+        return [*options, *env, *files, image, *planned.shell, "-c", planned.script]
 
     def _spawn(self, task: _Task, scratch: Path) -> tuple[int, bool, bool, str]:
         """Run the entry's script; (exit code, timed out, cancelled, its last line of output)."""
@@ -173,12 +190,14 @@ class Run:
         grouped = self.parallel > 1
         self._say(f"[{task.name}] started: {planned.script}" if grouped else header)
         output_path = scratch / "output.log"
+        # The file the step writes its outputs to, empty to begin with, as the runner makes it.
+        (scratch / OUTPUTS).write_text("", encoding="utf-8")
         last = [""]
         with output_path.open("wb") as output:
             process = self.processes.start(
                 self._argv(planned, script),
                 cwd=self.scene.root if self.scene.place.in_container else planned.cwd,
-                env={**os.environ, **planned.env},
+                env={**os.environ, **planned.env, OUTPUT: str(scratch / OUTPUTS)},
                 output=subprocess.PIPE,
             )
             task.pid, task.started = process.pid, time.monotonic()
@@ -201,7 +220,23 @@ class Run:
         cancelled = self.processes.was_cancelled(process) and not timed_out
         return code, timed_out, cancelled, last[0]
 
-    def _post_step_failure(self, planned: Planned, *, succeeded: bool) -> str | None:
+    def _scope(
+        self, location: Location, planned: Planned, steps: dict[str, str], *, succeeded: bool
+    ) -> expressions.Context:
+        """The Context of a place after the task step: its outcome and outputs as `steps`."""
+        return contexts.scope(
+            location,
+            self.scene.values,
+            matrix=planned.matrix,
+            needs=planned.needs,
+            env=planned.job_env,
+            steps=dict(steps),
+            succeeded=succeeded,
+        )
+
+    def _post_step_failure(
+        self, planned: Planned, steps: dict[str, str], *, succeeded: bool
+    ) -> str | None:
         """Run the post-steps' checks GitHub's actions make: the files they publish exist."""
         step = planned.job.task_step
         index = step.index if step is not None else len(planned.job.steps)
@@ -209,14 +244,15 @@ class Run:
             rule = self.actions.get(post.action or "")
             if rule is None or rule.path_input is None:
                 continue
-            context = expressions.Context(values=planned.context.values, succeeded=succeeded)
+            context = self._scope(Location.STEP_IF, planned, steps, succeeded=succeeded)
             if not expressions.condition(post.if_, context):
                 continue
             if rule.name == "actions/upload-artifact" and (
                 str(post.with_.get("if-no-files-found", "warn")) != "error"
             ):
                 continue
-            raw = expressions.substitute(str(post.with_.get(rule.path_input, "")), context)
+            inputs = self._scope(Location.STEP_WITH, planned, steps, succeeded=succeeded)
+            raw = expressions.substitute(str(post.with_.get(rule.path_input, "")), inputs)
             wanted = [line.strip() for line in raw.splitlines() if line.strip()]
             missing = [
                 path
@@ -233,9 +269,21 @@ class Run:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="invoke-ci-") as scratch:
             code, timed_out, cancelled, last = self._spawn(task, Path(scratch))
+            try:
+                outputs, file_error = file_commands.read_outputs(Path(scratch) / OUTPUTS), ""
+            except file_commands.FileCommandError as error:
+                # The runner fails the step: "Unable to process file command 'output'".
+                outputs, file_error = {}, f"$GITHUB_OUTPUT cannot be processed: {error}"
         seconds = time.monotonic() - started
         outcome = self._judge(
-            planned, code, seconds, timed_out=timed_out, cancelled=cancelled, last=last
+            planned,
+            code,
+            seconds,
+            timed_out=timed_out,
+            cancelled=cancelled,
+            last=last,
+            outputs=outputs,
+            file_error=file_error,
         )
         if self.parallel > 1:
             self._say(f"[{task.name}] {outcome.result.value} after {seconds:.1f} s")
@@ -250,6 +298,8 @@ class Run:
         timed_out: bool,
         cancelled: bool,
         last: str,
+        outputs: dict[str, str],
+        file_error: str = "",
     ) -> Outcome:
         if cancelled:
             return planned.outcome(Result.CANCELLED, seconds, "cancelled", exit_code=code)
@@ -259,9 +309,13 @@ class Run:
         elif code != 0:
             # The task's own last line (an Exit message, a failing command's last words).
             failure = last or f"exit code {code}"
+        elif file_error:
+            failure = file_error
         # A step with continue-on-error concludes as success: post-steps see success().
         step_ok = not failure or planned.step_continues
-        post_failure = self._post_step_failure(planned, succeeded=step_ok)
+        steps = self._task_steps(planned, outputs, failed=bool(failure), step_ok=step_ok)
+        post_failure = self._post_step_failure(planned, steps, succeeded=step_ok)
+        self._record_outputs(planned, steps, succeeded=step_ok and not post_failure)
         if not failure and not post_failure:
             return planned.outcome(Result.PASSED, seconds, exit_code=code)
         reasons = "; ".join(r for r in (failure, post_failure) if r)
@@ -269,6 +323,48 @@ class Run:
             reason = f"continue-on-error: {reasons}"
             return planned.outcome(Result.ALLOWED_FAILURE, seconds, reason, exit_code=code)
         return planned.outcome(Result.FAILED, seconds, reasons, exit_code=code)
+
+    @staticmethod
+    def _task_steps(
+        planned: Planned, outputs: dict[str, str], *, failed: bool, step_ok: bool
+    ) -> dict[str, str]:
+        """The `steps` context after the task step: its outputs, outcome and conclusion."""
+        step = planned.job.task_step
+        if step is None or step.id is None:
+            return {}
+        found = {f"{step.id}.outputs.{name}": value for name, value in outputs.items()}
+        found[f"{step.id}.outcome"] = "failure" if failed else "success"
+        found[f"{step.id}.conclusion"] = "success" if step_ok else "failure"
+        return found
+
+    def _record_outputs(self, planned: Planned, steps: dict[str, str], *, succeeded: bool) -> None:
+        """Evaluate the job's `outputs:` at the end of the entry, as the runner does."""
+        if not planned.job.outputs:
+            return
+        context = self._scope(Location.JOB_OUTPUTS, planned, steps, succeeded=succeeded)
+        found = {}
+        for name, text in planned.job.outputs.items():
+            value = expressions.substitute(text, context)
+            if self.mask.contains_secret(value):
+                # GitHub does not pass on an output that holds a secret.
+                self._say(f"[{planned.job.id}] skip output '{name}' since it may contain secret")
+                continue
+            found[name] = value
+        with self.print_lock:
+            merged = self.job_outputs.setdefault(planned.job.id, {})
+            # A matrix entry's empty value does not overwrite another entry's.
+            merged.update({k: v for k, v in found.items() if v or k not in merged})
+
+    def finished(self) -> dict[str, values.Finished]:
+        """Each job done so far: its result as `needs.<job>.result`, and its outputs."""
+        return {
+            job_id: values.Finished(
+                result=values.result_of(o.result.value for o in outcomes),
+                outputs=self.job_outputs.get(job_id, {}),
+            )
+            for job_id, outcomes in self.outcomes.items()
+            if self.left.get(job_id) == 0
+        }
 
     # -- the graph ---------------------------------------------------------------------------
 
@@ -278,8 +374,15 @@ class Run:
 
     def _plan_job(self, job: model.Job) -> None:
         """Decide the job's `if:`, queue its runnable entries, record the rest."""
-        entries = [plan_entry(self.scene, entry) for entry in job.entries()]
-        gate = job_gate(job, self.scene.event, self._succeeded, self.selection)
+        needs = values.needs_values(job, self.finished())
+        entries = [plan_entry(self.scene, entry, needs) for entry in job.entries()]
+        gate = job_gate(job, self.scene.event, self._succeeded, self.selection, needs=needs)
+        if gate.runs and job.environment is not None:
+            self._say(
+                f"[{job.id}] environment `{job.environment.name}`: its protection rules "
+                "(required reviewers, wait timer, deployment branches) are GitHub's, "
+                "not enforced locally"
+            )
         decided: list[Outcome] = []
         if not gate.selected:
             decided = [p.outcome(Result.NOT_SELECTED, reason=gate.reason) for p in entries]
@@ -461,10 +564,11 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
             "ref": event.ref,
             "exit_code": code,
             "entries": [o.as_json() for o in outcomes],
+            "outputs": run.job_outputs,
         }
-        print(json.dumps(document, indent=2))
+        print(run.mask(json.dumps(document, indent=2)))
     else:
-        print(summary(outcomes))
+        print(run.mask(summary(outcomes)))
     if interrupted:
         message = "ci: interrupted; every job was stopped"
         raise Exit(message, code=INTERRUPTED)

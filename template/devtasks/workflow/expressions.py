@@ -1,99 +1,157 @@
-"""GitHub Actions expressions (`${{ ... }}`): the subset `invoke ci` can evaluate, and no more.
+"""GitHub Actions expressions (`${{ ... }}`): parsed once into a tree, then checked or evaluated.
 
-Parity refuses an expression this module cannot evaluate, so `invoke ci` never guesses.
-Semantics follow GitHub's: string comparison ignores case, `!` / `&&` / `||` work on
-truthiness and return an operand, `startsWith`/`endsWith`/`contains` ignore case.
+`parse` builds the tree; `references` and `functions` say statically what an expression reads
+(parity checks them against the location's contexts in `contexts.py`, never by running the
+expression against a made-up context); `evaluate` runs a tree with GitHub's semantics:
+`&&`/`||` short-circuit and return an operand, `!` works on truthiness, comparisons of
+different types compare numbers, strings compare ignoring case, and `startsWith`,
+`endsWith`, `contains` ignore case (docs.github.com "Evaluate expressions in workflows and
+actions"; actions/runner's ExpressionUtility).
 """
 
+import math
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 Value = str | bool | float | None
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>'(?:[^']|'')*')
-      | (?P<number>-?\d+(?:\.\d+)?)
-      | (?P<op>==|!=|<=|>=|&&|\|\||[<>!(),])
-      | (?P<name>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)
+      | (?P<number>-?(?:0x[0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))
+      | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\],.])
+      | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
     )""",
     re.VERBOSE,
 )
 # Status functions, answered from how the job (or the job's needs) has gone so far.
 STATUS_FUNCTIONS = frozenset({"success", "always", "failure", "cancelled"})
-STRING_FUNCTIONS = frozenset({"startswith", "endswith", "contains"})
+# name -> (fewest, most) arguments; GitHub's other functions (toJSON, fromJSON, join,
+# hashFiles) need values `invoke ci` does not model, so an expression calling them is refused.
+FUNCTIONS: Mapping[str, tuple[int, int]] = {
+    **dict.fromkeys(STATUS_FUNCTIONS, (0, 0)),
+    "contains": (2, 2),
+    "startswith": (2, 2),
+    "endswith": (2, 2),
+    "format": (1, 64),
+}
+NUMBER = re.compile(r"-?(?:0x[0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
+KEYWORDS: Mapping[str, Value] = {"true": True, "false": False, "null": None}
 
 
 class ExpressionError(ValueError):
-    """An expression outside the subset `invoke ci` evaluates."""
+    """An expression that cannot be parsed, or read here, or evaluated."""
+
+
+# -- the tree --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Context:
-    """What an expression can read: named values (`github.ref`, `matrix.os`) and the status."""
+class Literal:
+    """`null`, `true`, a number or a 'string'."""
 
-    values: Mapping[str, Value]
-    succeeded: bool = True
-    cancelled: bool = False
-    # Prefixes an expression may read in this place; anything else is refused.
-    readable: frozenset[str] = frozenset({"github", "matrix", "env"})
+    value: Value
 
 
-def _truthy(value: Value) -> bool:
-    return value not in (None, False, "", 0, 0.0)
+@dataclass(frozen=True)
+class Reference:
+    """A context property: `github.ref`, `needs.build.outputs['x']` as (github, ref)."""
+
+    path: tuple[str, ...]
+
+    @property
+    def context(self) -> str:
+        """The context the path starts in, lower-cased (contexts ignore case)."""
+        return self.path[0].casefold()
 
 
-def _text(value: Value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else str(value)
-    return value
+@dataclass(frozen=True)
+class Call:
+    """A function call, its name as written."""
+
+    name: str
+    arguments: tuple["Node", ...] = ()
 
 
-def _number(value: Value) -> float:
-    if value is None:
-        return 0.0
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, float):
-        return value
-    stripped = value.strip()
-    if not stripped:
-        return 0.0
-    try:
-        return float(stripped)
-    except ValueError:
-        return float("nan")
+@dataclass(frozen=True)
+class Not:
+    """`!operand`."""
+
+    operand: "Node"
 
 
-def _equal(left: Value, right: Value) -> bool:
-    if isinstance(left, str) and isinstance(right, str):
-        return left.casefold() == right.casefold()
-    if type(left) is type(right):
-        return left == right
-    return _number(left) == _number(right)
+@dataclass(frozen=True)
+class Binary:
+    """`left <op> right` for &&, ||, ==, !=, <, <=, >, >=."""
+
+    operator: str
+    left: "Node"
+    right: "Node"
+
+
+Node = Literal | Reference | Call | Not | Binary
+
+
+def children(node: Node) -> Iterator[Node]:
+    """The node and every node below it, depth first."""
+    yield node
+    if isinstance(node, Call):
+        for argument in node.arguments:
+            yield from children(argument)
+    elif isinstance(node, Not):
+        yield from children(node.operand)
+    elif isinstance(node, Binary):
+        yield from children(node.left)
+        yield from children(node.right)
+
+
+def references(node: Node) -> list[Reference]:
+    """Every context property the expression reads, in order."""
+    return [found for found in children(node) if isinstance(found, Reference)]
+
+
+def functions(node: Node) -> list[Call]:
+    """Every function the expression calls, in order."""
+    return [found for found in children(node) if isinstance(found, Call)]
+
+
+def uses_status(node: Node) -> bool:
+    """Whether the expression calls a status function (so no `success() &&` is implied)."""
+    return any(call.name.casefold() in STATUS_FUNCTIONS for call in functions(node))
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+# Lowest first, as GitHub's operator table lists them from the other end.
+PRECEDENCE: tuple[frozenset[str], ...] = (
+    frozenset({"||"}),
+    frozenset({"&&"}),
+    frozenset({"==", "!="}),
+    frozenset({"<", "<=", ">", ">="}),
+)
+
+
+def _number_literal(text: str) -> float:
+    negative = text.startswith("-")
+    digits = text.lstrip("-")
+    value = float(int(digits, 16)) if digits.lower().startswith("0x") else float(digits)
+    return -value if negative else value
 
 
 class _Parser:
-    """Recursive descent over one expression; evaluates as it parses."""
+    """Recursive descent over one expression's tokens; builds the tree, evaluates nothing."""
 
-    def __init__(self, source: str, context: Context) -> None:
+    def __init__(self, source: str) -> None:
+        self.source = source
         self.tokens = self._tokenize(source)
         self.position = 0
-        self.context = context
-        self.status_used = False
 
     @staticmethod
     def _tokenize(source: str) -> list[tuple[str, str]]:
         tokens = []
         position = 0
-        while position < len(source):
-            if source[position:].strip() == "":
-                break
+        while source[position:].strip():
             match = TOKEN.match(source, position)
             if match is None or match.end() == position:
                 msg = f"cannot read `{source.strip()}` at `{source[position:].strip()}`"
@@ -108,144 +166,335 @@ class _Parser:
 
     def take(self, text: str | None = None) -> tuple[str, str]:
         token = self.peek()
-        if token is None or (text is not None and token[1] != text):
-            msg = f"expected `{text or 'a value'}`"
+        if token is None or (text is not None and token != ("op", text)):
+            found = f", found `{token[1]}`" if token else ""
+            msg = f"`{self.source.strip()}`: expected `{text or 'a value'}`{found}"
             raise ExpressionError(msg)
         self.position += 1
         return token
 
-    def parse(self) -> Value:
-        value = self.or_()
-        if self.peek() is not None:
-            msg = f"unexpected `{self.peek()[1]}`"  # type: ignore[index]
+    def parse(self) -> Node:
+        if not self.tokens:
+            msg = "an empty expression"
             raise ExpressionError(msg)
-        return value
+        node = self.binary(0)
+        if (token := self.peek()) is not None:
+            msg = f"`{self.source.strip()}`: unexpected `{token[1]}`"
+            raise ExpressionError(msg)
+        return node
 
-    def or_(self) -> Value:
-        value = self.and_()
-        while self.peek() == ("op", "||"):
+    def binary(self, level: int) -> Node:
+        if level == len(PRECEDENCE):
+            return self.unary()
+        node = self.binary(level + 1)
+        operators = PRECEDENCE[level]
+        while (token := self.peek()) is not None and token[0] == "op" and token[1] in operators:
             self.take()
-            right = self.and_()
-            value = value if _truthy(value) else right
-        return value
+            node = Binary(token[1], node, self.binary(level + 1))
+        return node
 
-    def and_(self) -> Value:
-        value = self.comparison()
-        while self.peek() == ("op", "&&"):
-            self.take()
-            right = self.comparison()
-            value = right if _truthy(value) else value
-        return value
-
-    def comparison(self) -> Value:
-        value = self.unary()
-        operators: dict[str, Callable[[Value, Value], bool]] = {
-            "==": _equal,
-            "!=": lambda a, b: not _equal(a, b),
-            "<": lambda a, b: _number(a) < _number(b),
-            "<=": lambda a, b: _number(a) <= _number(b),
-            ">": lambda a, b: _number(a) > _number(b),
-            ">=": lambda a, b: _number(a) >= _number(b),
-        }
-        while (token := self.peek()) is not None and token[1] in operators:
-            self.take()
-            value = operators[token[1]](value, self.unary())
-        return value
-
-    def unary(self) -> Value:
+    def unary(self) -> Node:
         if self.peek() == ("op", "!"):
             self.take()
-            return not _truthy(self.unary())
+            return Not(self.unary())
         return self.primary()
 
-    def primary(self) -> Value:
+    def primary(self) -> Node:
         kind, text = self.take()
         if kind == "string":
-            return text[1:-1].replace("''", "'")
+            return Literal(text[1:-1].replace("''", "'"))
         if kind == "number":
-            return float(text)
-        if kind == "op" and text == "(":
-            value = self.or_()
+            return Literal(_number_literal(text))
+        if (kind, text) == ("op", "("):
+            node = self.binary(0)
             self.take(")")
-            return value
+            return node
         if kind != "name":
-            msg = f"unexpected `{text}`"
+            msg = f"`{self.source.strip()}`: unexpected `{text}`"
             raise ExpressionError(msg)
+        if text.casefold() in KEYWORDS:
+            return Literal(KEYWORDS[text.casefold()])
         if self.peek() == ("op", "("):
             return self.call(text)
-        return self.name(text)
+        return self.reference(text)
 
-    def call(self, function: str) -> Value:
+    def call(self, name: str) -> Node:
         self.take("(")
-        arguments: list[Value] = []
+        arguments: list[Node] = []
         while self.peek() != ("op", ")"):
             if arguments:
                 self.take(",")
-            arguments.append(self.or_())
+            arguments.append(self.binary(0))
         self.take(")")
-        name = function.casefold()
-        if name in STATUS_FUNCTIONS and not arguments:
-            self.status_used = True
-            return {
-                "success": self.context.succeeded and not self.context.cancelled,
-                "failure": not self.context.succeeded,
-                "always": True,
-                "cancelled": self.context.cancelled,
-            }[name]
-        if name in STRING_FUNCTIONS and len(arguments) == 2:  # noqa: PLR2004 - (haystack, needle)
-            haystack, needle = (_text(a).casefold() for a in arguments)
-            if name == "startswith":
-                return haystack.startswith(needle)
-            if name == "endswith":
-                return haystack.endswith(needle)
-            return needle in haystack
-        msg = f"the function `{function}` is not one `invoke ci` evaluates"
-        raise ExpressionError(msg)
+        return Call(name, tuple(arguments))
 
-    def name(self, dotted: str) -> Value:
-        lowered = dotted.casefold()
-        if lowered in {"true", "false"}:
-            return lowered == "true"
-        if lowered == "null":
-            return None
-        prefix = lowered.split(".", 1)[0]
-        if prefix not in self.context.readable:
-            msg = f"`{dotted}` cannot be read here ({prefix} is not a context `invoke ci` has)"
+    def reference(self, first: str) -> Node:
+        path = [first]
+        while (token := self.peek()) in {("op", "."), ("op", "[")}:
+            self.take()
+            if token == ("op", "."):
+                kind, text = self.take()
+                if kind != "name":
+                    msg = f"`{self.source.strip()}`: `.{text}` is not a property name"
+                    raise ExpressionError(msg)
+                path.append(text)
+                continue
+            index = self.binary(0)
+            self.take("]")
+            # Only a literal index names a property `invoke ci` can look up.
+            if not isinstance(index, Literal) or not isinstance(index.value, str):
+                msg = f"`{self.source.strip()}`: an index must be a 'string' literal"
+                raise ExpressionError(msg)
+            path.append(index.value)
+        return Reference(tuple(path))
+
+
+def parse(source: str) -> Node:
+    """The tree of one expression (the text inside `${{ }}`, or a bare `if:` condition)."""
+    return _Parser(source).parse()
+
+
+def parse_condition(source: str) -> Node:
+    """An `if:` value as written, with or without its `${{ }}`."""
+    text = source.strip()
+    match = EXPRESSION.fullmatch(text)
+    return parse(match.group(1) if match else text)
+
+
+# -- printing (the inverse of parse; tests round-trip through it) ---------------------------
+
+
+def render(node: Node) -> str:
+    """The expression as text that parses back into the same tree."""
+    if isinstance(node, Literal):
+        if isinstance(node.value, str):
+            return "'" + node.value.replace("'", "''") + "'"
+        return text_of(node.value) if node.value is not None else "null"
+    if isinstance(node, Reference):
+        head, *rest = node.path
+        return head + "".join("['" + part.replace("'", "''") + "']" for part in rest)
+    if isinstance(node, Call):
+        return f"{node.name}({', '.join(render(a) for a in node.arguments)})"
+    if isinstance(node, Not):
+        return f"!({render(node.operand)})"
+    return f"({render(node.left)} {node.operator} {render(node.right)})"
+
+
+# -- values ----------------------------------------------------------------------------------
+
+
+def truthy(value: Value) -> bool:
+    """GitHub's truthiness: false, 0, -0, NaN, '' and null are false."""
+    if isinstance(value, float):
+        return not (value == 0 or math.isnan(value))
+    return value not in (None, False, "")
+
+
+def text_of(value: Value) -> str:
+    """A value as text, as the runner formats it (integers without a fraction)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return str(int(value)) if value.is_integer() else repr(value)
+    return value
+
+
+def number_of(value: Value) -> float:
+    """A value as a number: null 0, booleans 1/0, numeric strings parsed, else NaN."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, float):
+        return value
+    stripped = value.strip()
+    if not stripped:
+        return 0.0
+    try:
+        return _number_literal(stripped) if NUMBER.fullmatch(stripped) else float("nan")
+    except ValueError:  # beyond a float's range
+        return float("nan")
+
+
+def _equal(left: Value, right: Value) -> bool:
+    if isinstance(left, str) and isinstance(right, str):
+        return left.casefold() == right.casefold()
+    if type(left) is type(right):
+        return left == right
+    return number_of(left) == number_of(right)
+
+
+def _ordered(left: Value, right: Value, *, strict: bool) -> bool:
+    """`left < right` (or `<=`): strings ignoring case, anything else as numbers (NaN: false)."""
+    if isinstance(left, str) and isinstance(right, str):
+        a, b = left.casefold(), right.casefold()
+        return a < b if strict else a <= b
+    x, y = number_of(left), number_of(right)
+    return x < y if strict else x <= y
+
+
+COMPARISONS: Mapping[str, Callable[[Value, Value], bool]] = {
+    "==": _equal,
+    "!=": lambda a, b: not _equal(a, b),
+    "<": lambda a, b: _ordered(a, b, strict=True),
+    "<=": lambda a, b: _ordered(a, b, strict=False),
+    ">": lambda a, b: _ordered(b, a, strict=True),
+    ">=": lambda a, b: _ordered(b, a, strict=False),
+}
+
+
+def _format(template: str, arguments: list[Value]) -> str:
+    """GitHub's format(): `{N}` replaced, `{{` and `}}` escape braces."""
+    out = []
+    position = 0
+    while position < len(template):
+        char = template[position]
+        if char in "{}" and template[position : position + 2] in {"{{", "}}"}:
+            out.append(char)
+            position += 2
+            continue
+        if char == "{":
+            end = template.find("}", position)
+            index = template[position + 1 : end] if end > 0 else ""
+            if not index.isdigit() or int(index) >= len(arguments):
+                msg = f"format(): `{template}` has no argument for `{{{index}}}`"
+                raise ExpressionError(msg)
+            out.append(text_of(arguments[int(index)]))
+            position = end + 1
+            continue
+        if char == "}":
+            msg = f"format(): `{template}` has an unmatched `}}`"
             raise ExpressionError(msg)
-        for key, value in self.context.values.items():
+        out.append(char)
+        position += 1
+    return "".join(out)
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an expression can read in one place: values by dotted name, and the status.
+
+    `values` holds properties by their full dotted name (`github.ref`, `needs.a.outputs.x`);
+    `objects` holds whole contexts looked up by key (secrets and vars, read from the
+    environment, where unset is ''). `readable` are the contexts this place may read;
+    `contexts.scope` builds a Context from the location's row of the availability table,
+    so a context parity lets a place read is always one the Context supplies.
+    """
+
+    values: Mapping[str, Value]
+    succeeded: bool = True
+    cancelled: bool = False
+    readable: frozenset[str] = frozenset({"github", "matrix", "env"})
+    objects: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def read(self, reference: Reference) -> Value:
+        """A property's value; a property GitHub would not have is null, as on GitHub."""
+        if reference.context not in self.readable:
+            msg = f"`{'.'.join(reference.path)}` cannot be read here"
+            raise ExpressionError(msg)
+        lowered = ".".join(reference.path).casefold()
+        for key, value in self.values.items():
             if key.casefold() == lowered:
                 return value
-        if prefix == "github":
-            msg = f"`{dotted}` is not a github property `invoke ci` knows"
-            raise ExpressionError(msg)
+        found = self.objects.get(reference.context)
+        if found is not None and len(reference.path) == 2:  # noqa: PLR2004 - context.name
+            return found.get(reference.path[1], "")
         return None
 
 
+def evaluate_node(node: Node, context: Context) -> Value:  # noqa: PLR0911 - one per node kind
+    """Evaluate a tree; the right side of `&&`/`||` only when the left does not decide."""
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, Reference):
+        return context.read(node)
+    if isinstance(node, Not):
+        return not truthy(evaluate_node(node.operand, context))
+    if isinstance(node, Binary):
+        left = evaluate_node(node.left, context)
+        if node.operator == "&&":
+            return evaluate_node(node.right, context) if truthy(left) else left
+        if node.operator == "||":
+            return left if truthy(left) else evaluate_node(node.right, context)
+        return COMPARISONS[node.operator](left, evaluate_node(node.right, context))
+    return _call(node, context)
+
+
+def _call(node: Call, context: Context) -> Value:
+    name = node.name.casefold()
+    fewest, most = FUNCTIONS.get(name, (-1, -1))
+    if not fewest <= len(node.arguments) <= most:
+        count = len(node.arguments)
+        msg = (
+            f"the function `{node.name}` with {count} argument(s) is not one `invoke ci` evaluates"
+        )
+        raise ExpressionError(msg)
+    if name in STATUS_FUNCTIONS:
+        return {
+            "success": context.succeeded and not context.cancelled,
+            "failure": not context.succeeded,
+            "always": True,
+            "cancelled": context.cancelled,
+        }[name]
+    arguments = [evaluate_node(argument, context) for argument in node.arguments]
+    if name == "format":
+        return _format(text_of(arguments[0]), arguments[1:])
+    haystack, needle = (text_of(a).casefold() for a in arguments)
+    if name == "startswith":
+        return haystack.startswith(needle)
+    if name == "endswith":
+        return haystack.endswith(needle)
+    return needle in haystack
+
+
+def problems(node: Node) -> list[str]:
+    """What no context can fix: functions `invoke ci` does not evaluate, or wrong arity."""
+    found = []
+    for call in functions(node):
+        fewest, most = FUNCTIONS.get(call.name.casefold(), (-1, -1))
+        if fewest < 0:
+            found.append(f"the function `{call.name}` is not one `invoke ci` evaluates")
+        elif not fewest <= len(call.arguments) <= most:
+            count = len(call.arguments)
+            found.append(f"`{call.name}` takes {fewest}-{most} arguments, not {count}")
+    return found
+
+
 def evaluate(source: str, context: Context) -> Value:
-    """Evaluate one expression (the text inside `${{ }}`, or a bare `if:` condition)."""
-    return _Parser(source, context).parse()
+    """Parse and evaluate one expression (the text inside `${{ }}`)."""
+    return evaluate_node(parse(source), context)
+
+
+def condition_node(node: Node | None, context: Context) -> bool:
+    """An `if:` tree: without a status function, GitHub adds `success() &&`."""
+    status = context.succeeded and not context.cancelled
+    if node is None:
+        return status
+    value = truthy(evaluate_node(node, context))
+    return value if uses_status(node) else value and status
 
 
 def condition(source: str | bool | None, context: Context) -> bool:  # noqa: FBT001
-    """An `if:` value: without a status function, GitHub adds `success() &&`."""
+    """An `if:` value as written (None when absent)."""
     if source is None:
-        return context.succeeded and not context.cancelled
+        return condition_node(None, context)
     if isinstance(source, bool):
-        return source and context.succeeded and not context.cancelled
-    text = source.strip()
-    match = EXPRESSION.fullmatch(text)
-    if match is not None:
-        text = match.group(1)
-    parser = _Parser(text, context)
-    value = _truthy(parser.parse())
-    if parser.status_used:
-        return value
-    return value and context.succeeded and not context.cancelled
+        return condition_node(Literal(source), context)
+    return condition_node(parse_condition(source), context)
 
 
 def substitute(text: str, context: Context) -> str:
     """Replace every `${{ ... }}` in a string with its value, as the runner does."""
-    return EXPRESSION.sub(lambda match: _text(evaluate(match.group(1), context)), text)
+    return EXPRESSION.sub(lambda match: text_of(evaluate(match.group(1), context)), text)
 
 
 def names_in(text: str) -> list[str]:

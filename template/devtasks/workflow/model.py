@@ -40,6 +40,7 @@ class Step:
     """One step of a job, as written."""
 
     index: int
+    id: str | None = None
     uses: str | None = None
     run: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
@@ -129,6 +130,14 @@ class Matrix:
 
 
 @dataclass(frozen=True)
+class Environment:
+    """A job's deployment environment: its name (and URL); its protection rules are GitHub's."""
+
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Job:
     """One job of a workflow, as written."""
 
@@ -138,6 +147,9 @@ class Job:
     if_: str | bool | None = None
     runs_on: tuple[str, ...] = ("ubuntu-latest",)
     env: Mapping[str, str] = field(default_factory=dict)
+    # Job outputs, name -> expression (`${{ steps.<id>.outputs.<name> }}`), as written.
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    environment: Environment | None = None
     working_directory: str | None = None
     shell: str | None = None
     matrix: Matrix = field(default_factory=Matrix)

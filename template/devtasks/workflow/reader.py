@@ -7,8 +7,10 @@ from typing import Any
 import yaml
 
 from devtasks.config import Config
-from devtasks.workflow import expressions
+from devtasks.workflow import contexts, expressions
+from devtasks.workflow.contexts import Location
 from devtasks.workflow.model import (
+    Environment,
     Job,
     Matrix,
     Problem,
@@ -58,31 +60,26 @@ class _Reader:
             elif rule.kind is KeyClass.REFUSED:
                 self.refuse(job, f"{where} is refused: {rule.why}")
 
-    def expression_check(
-        self, text: str, job: str | None, where: str, *, readable: frozenset[str]
-    ) -> None:
-        for inner in expressions.names_in(text):
-            self.evaluable(inner, job, where, readable=readable)
+    def expressions_at(self, text: object, job: str | None, where: str, location: Location) -> None:
+        """Refuse each `${{ }}` in a value that cannot be evaluated at this place."""
+        if isinstance(text, str):
+            for problem in contexts.check_text(text, location):
+                self.refuse(job, f"{where}: {problem}")
 
-    def evaluable(
-        self, source: str, job: str | None, where: str, *, readable: frozenset[str]
-    ) -> None:
-        """Refuse an expression `invoke ci` could not evaluate in this place."""
-        context = expressions.Context(
-            values={
-                "github.event_name": "push",
-                "github.ref": "refs/heads/main",
-                "github.ref_name": "main",
-                "github.ref_type": "branch",
-                "github.base_ref": "",
-                "github.head_ref": "",
-            },
-            readable=readable,
-        )
+    def condition_at(
+        self, text: object, job: str | None, where: str, location: Location
+    ) -> expressions.Node | None:
+        """An `if:` parsed once and checked for its place; None when absent or refused."""
+        if not isinstance(text, str):
+            return None
         try:
-            expressions.evaluate(source, context)
+            node = expressions.parse_condition(text)
         except expressions.ExpressionError as error:
-            self.refuse(job, f"{where}: `{source.strip()}`: {error}")
+            self.refuse(job, f"{where}: {error}")
+            return None
+        for problem in contexts.check(node, location):
+            self.refuse(job, f"{where}: `{text.strip()}`: {problem}")
+        return node
 
     def string_map(self, value: object, job: str | None, where: str) -> dict[str, str]:
         if value is None:
@@ -92,15 +89,10 @@ class _Reader:
             return {}
         return {str(k): text_of(v) for k, v in value.items()}
 
-    def env(self, value: object, job: str | None, where: str, *, ci: bool) -> dict[str, str]:
+    def env(self, value: object, job: str | None, where: str, location: Location) -> dict[str, str]:
         env = self.string_map(value, job, where)
-        # Jobs of other workflows never run locally: they may read secrets and step outputs
-        # (a token from a setup step, say); ci.yml's only vary by matrix.
-        readable = (
-            frozenset({"matrix"}) if ci else frozenset({"matrix", "secrets", "github", "steps"})
-        )
         for name, text in env.items():
-            self.expression_check(text, job, f"{where} {name}", readable=readable)
+            self.expressions_at(text, job, f"{where} {name}", location)
         return env
 
     def triggers(self, document: Mapping[Any, Any]) -> frozenset[str]:
@@ -237,7 +229,7 @@ class _Reader:
                 )
         return tuple(str(label) for label in labels)
 
-    def step(self, raw: object, job: str, index: int, *, ci: bool) -> Step | None:
+    def step(self, raw: object, job: str, index: int) -> Step | None:
         where = f"step {index + 1}"
         if not isinstance(raw, dict):
             self.refuse(job, f"{where} is not a mapping")
@@ -250,17 +242,20 @@ class _Reader:
         self.shell_check(raw.get("shell"), job, f"{where} shell")
         self.directory_check(raw.get("working-directory"), job, f"{where} working-directory")
         if_ = raw.get("if")
-        if isinstance(if_, str):
-            self.condition_check(if_, job, f"{where} if", readable={"github", "matrix", "env"})
+        self.condition_at(if_, job, f"{where} if", Location.STEP_IF)
         with_ = raw.get("with") or {}
         if not isinstance(with_, dict):
             self.refuse(job, f"{where} with must be a mapping")
             with_ = {}
+        for key, value in with_.items():
+            self.expressions_at(value, job, f"{where} with.{key}", Location.STEP_WITH)
+        step_id = raw.get("id")
         return Step(
             index=index,
+            id=str(step_id) if step_id is not None else None,
             uses=str(uses) if uses is not None else None,
             run=str(run) if run is not None else None,
-            env=self.env(raw.get("env"), job, f"{where} env", ci=ci),
+            env=self.env(raw.get("env"), job, f"{where} env", Location.STEP_ENV),
             with_={str(k): v for k, v in with_.items()},
             if_=if_ if isinstance(if_, str | bool) else None,
             working_directory=(
@@ -271,15 +266,6 @@ class _Reader:
                 raw.get("continue-on-error"), job, f"{where} continue-on-error"
             ),
             timeout_minutes=self.timeout(raw.get("timeout-minutes"), job, f"{where} timeout"),
-        )
-
-    def condition_check(
-        self, text: str, job: str | None, where: str, *, readable: set[str]
-    ) -> None:
-        stripped = text.strip()
-        inner = expressions.EXPRESSION.fullmatch(stripped)
-        self.evaluable(
-            inner.group(1) if inner else stripped, job, where, readable=frozenset(readable)
         )
 
     def steps_shape(self, job: Job, *, ci: bool) -> None:
@@ -310,12 +296,48 @@ class _Reader:
             )
         run = job.task_step.run if job.task_step is not None else None
         if run is not None:
-            readable = frozenset({"matrix"})
-            self.expression_check(run, job.id, "the task step", readable=readable)
+            self.expressions_at(run, job.id, "the task step", Location.STEP_RUN)
             for word in expressions.names_in(run):
                 if not MATRIX_ONLY.match(word):
                     self.refuse(job.id, f"the task step reads `{word}`; only matrix.* may vary")
+        self.step_references(job)
         del ci
+
+    def step_references(self, job: Job) -> None:
+        """`steps.<id>` may name only the task step, and only after it has run.
+
+        Setup actions do nothing locally, so their outputs would be empty here and set on
+        GitHub; the task step's outputs are the file it writes, the same in both places.
+        """
+        task = job.task_step
+        for step in job.steps:
+            texts = [*step.env.values(), *(v for v in step.with_.values() if isinstance(v, str))]
+            if isinstance(step.if_, str):
+                texts.append("${{ " + step.if_ + " }}" if "${{" not in step.if_ else step.if_)
+            after = task is not None and step.index > task.index
+            self.steps_read(job, f"step {step.index + 1}", texts, task, after=after)
+        self.steps_read(job, "outputs", list(job.outputs.values()), task, after=True)
+
+    def steps_read(
+        self, job: Job, where: str, texts: list[str], task: Step | None, *, after: bool
+    ) -> None:
+        for text in texts:
+            for inner in expressions.names_in(text):
+                try:
+                    found = expressions.references(expressions.parse(inner))
+                except expressions.ExpressionError:
+                    continue  # refused where the value was checked
+                for reference in found:
+                    if reference.context != "steps":
+                        continue
+                    named = reference.path[1] if len(reference.path) > 1 else ""
+                    if task is None or task.id != named or not after:
+                        self.refuse(
+                            job.id,
+                            f"{where} reads `{'.'.join(reference.path)}`: only the task "
+                            "step's outputs exist locally; give it an `id:` and read them "
+                            "after it",
+                        )
 
     def action_check(self, job: Job, step: Step, *, after_task: bool) -> None:
         rule = self.known_action(job, step)
@@ -361,6 +383,28 @@ class _Reader:
             self.refuse(job.id, f"{where} is pinned to {ref}; [tool.shipshape] says {pinned}")
         return rule
 
+    def outputs(self, value: object, job: str) -> dict[str, str]:
+        outputs = self.string_map(value, job, "outputs")
+        for name, text in outputs.items():
+            self.expressions_at(text, job, f"outputs.{name}", Location.JOB_OUTPUTS)
+        return outputs
+
+    def environment(self, value: object, job: str) -> Environment | None:
+        """`environment:` as a name, or {name, url}; the protection rules stay GitHub's."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            self.expressions_at(value, job, "environment", Location.JOB_ENVIRONMENT)
+            return Environment(name=value)
+        named = isinstance(value, dict) and isinstance(value.get("name"), str)
+        if isinstance(value, dict) and named and set(value) <= {"name", "url"}:
+            self.expressions_at(value["name"], job, "environment.name", Location.JOB_ENVIRONMENT)
+            url = value.get("url")
+            self.expressions_at(url, job, "environment.url", Location.JOB_ENVIRONMENT_URL)
+            return Environment(name=value["name"], url=text_of(url) if url is not None else None)
+        self.refuse(job, "environment must be a name or a mapping of name and url")
+        return None
+
     def job(self, job_id: str, raw: object, document_env: Mapping[str, str], *, ci: bool) -> Job:
         if not isinstance(raw, dict):
             self.refuse(job_id, "is not a mapping")
@@ -369,8 +413,7 @@ class _Reader:
         needs_raw = raw.get("needs") or []
         needs = (needs_raw,) if isinstance(needs_raw, str) else tuple(map(str, needs_raw))
         if_ = raw.get("if")
-        if isinstance(if_, str):
-            self.condition_check(if_, job_id, "if", readable={"github"})
+        self.condition_at(if_, job_id, "if", Location.JOB_IF)
         matrix, fail_fast = self.matrix(raw.get("strategy"), job_id)
         directory, shell = self.defaults(raw.get("defaults"), job_id)
         steps_raw = raw.get("steps")
@@ -381,7 +424,7 @@ class _Reader:
         steps = tuple(
             step
             for index, body in enumerate(steps_raw)
-            if (step := self.step(body, job_id, index, ci=ci)) is not None
+            if (step := self.step(body, job_id, index)) is not None
         )
         job = Job(
             path=self.path,
@@ -389,7 +432,9 @@ class _Reader:
             needs=needs,
             if_=if_ if isinstance(if_, str | bool) else None,
             runs_on=self.runs_on(raw.get("runs-on"), job_id, matrix),
-            env={**document_env, **self.env(raw.get("env"), job_id, "env", ci=ci)},
+            env={**document_env, **self.env(raw.get("env"), job_id, "env", Location.JOB_ENV)},
+            outputs=self.outputs(raw.get("outputs"), job_id),
+            environment=self.environment(raw.get("environment"), job_id),
             working_directory=directory,
             shell=shell,
             matrix=matrix,
@@ -428,7 +473,7 @@ class _Reader:
                     f"runs on {', '.join(change)}, but `invoke ci` runs only ci.yml: move "
                     "these jobs into ci.yml",
                 )
-        env = self.env(document.get("env"), None, "env", ci=ci)
+        env = self.env(document.get("env"), None, "env", Location.WORKFLOW_ENV)
         directory, shell = self.defaults(document.get("defaults"), None)
         jobs = {
             str(job_id): self.job(str(job_id), raw, env, ci=ci)

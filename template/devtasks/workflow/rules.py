@@ -96,7 +96,9 @@ KEY_RULES: tuple[KeyRule, ...] = (
     KeyRule(J, "permissions", INERT, "token scopes; nothing local uses the token"),
     KeyRule(J, "concurrency", INERT, "cancels superseded runs on GitHub; a local run is one run"),
     KeyRule(J, "needs", MIRRORED, "order, and skipping a job whose needs failed"),
-    KeyRule(J, "if", MIRRORED, "evaluated for the local event and ref (github.* contexts)"),
+    KeyRule(
+        J, "if", MIRRORED, "evaluated for the local event (github, needs, vars, inputs contexts)"
+    ),
     KeyRule(
         J, "runs-on", MIRRORED, "Linux runners run here; other OSes (a matrix axis) are skipped"
     ),
@@ -123,10 +125,17 @@ KEY_RULES: tuple[KeyRule, ...] = (
     KeyRule(
         J,
         "environment",
-        REFUSED,
-        "deployment environments add approvals and secrets that `invoke ci` cannot mirror",
+        MIRRORED,
+        "its name (and url) as written; its protection rules (approvals, wait timers, branch "
+        "rules) are GitHub's and are reported as not enforced locally",
     ),
-    KeyRule(J, "outputs", REFUSED, f"{RUNS_ONE_TASK}; pass data between jobs as files"),
+    KeyRule(
+        J,
+        "outputs",
+        MIRRORED,
+        "`${{ steps.<id>.outputs.<name> }}` of the task step, read by later jobs as "
+        "needs.<job>.outputs.<name>",
+    ),
     KeyRule(J, "snapshot", REFUSED, "custom runner images cannot be reproduced locally"),
     KeyRule(
         J, "cache-mode", REFUSED, "changes how GitHub caches, which `invoke ci` cannot reproduce"
@@ -139,14 +148,16 @@ KEY_RULES: tuple[KeyRule, ...] = (
         T, "fail-fast", MIRRORED, "a failed entry cancels the job's other entries (default on)"
     ),
     KeyRule(T, "max-parallel", INERT, "how many entries run at once; results do not change"),
-    KeyRule(S, "id", INERT, "a label"),
+    KeyRule(
+        S, "id", MIRRORED, "names the task step for `steps.<id>.outputs` (from $GITHUB_OUTPUT)"
+    ),
     KeyRule(S, "name", INERT, "a label"),
     KeyRule(S, "uses", MIRRORED, "setup actions before the task step, publishing actions after it"),
     KeyRule(S, "with", MIRRORED, "the action's inputs, each classified by the action table"),
     KeyRule(S, "run", MIRRORED, "exactly one `uv run --locked invoke <job>` per job"),
     KeyRule(S, "env", MIRRORED, "set for the step; the task must declare it"),
     KeyRule(
-        S, "if", MIRRORED, "evaluated with the status functions and github/matrix/env contexts"
+        S, "if", MIRRORED, "evaluated with the status functions and the contexts GitHub gives it"
     ),
     KeyRule(S, "working-directory", MIRRORED, "the step runs there"),
     KeyRule(
