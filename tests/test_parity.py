@@ -308,6 +308,10 @@ def devtasks_added(project: Path) -> None:
     (project / "devtasks/extra.py").write_text('"""Mine."""\n', encoding="utf-8")
 
 
+def publish_misses_a_job(project: Path) -> None:
+    edit(workflow(project), "test, security, docker]", "test, docker]")
+
+
 def unknown_setting(project: Path) -> None:
     edit(project / "pyproject.toml", "[tool.shipshape]\n", "[tool.shipshape]\nfast = true\n")
 
@@ -373,6 +377,7 @@ DRIFTS: list[tuple[Drift, str]] = [
     (devtasks_edited, r"devtasks/runner\.py: edited; devtasks/ is sealed: instead, change"),
     (devtasks_added, r"devtasks/extra\.py: added to the sealed devtasks/"),
     (unknown_setting, r"pyproject\.toml: \[tool\.shipshape\] has unknown key\(s\) fast"),
+    (publish_misses_a_job, r"job `publish` publishes without waiting for security: add it to"),
 ]
 
 
@@ -420,6 +425,7 @@ def test_every_parity_check_has_drifts() -> None:
         "versions": {matrix_version_added, setup_uv_python, dockerfile_from, workflow_uv_pin},
         "pre-commit": {pre_commit_pinned_elsewhere, pre_commit_with_pin, pre_commit_unlocked},
         "seal": {devtasks_edited, devtasks_added},
+        "publish": {publish_misses_a_job},
     }
     assert set(covered) == names, "a check without drifts, or a drift table for no check"
     tested = {drift for drift, _ in DRIFTS}
@@ -451,6 +457,7 @@ def test_ci_plan_follows_the_workflow_and_picks_up_a_new_job(
         "    permissions:\n      contents: read\n    steps:\n"
         "      - run: uv run --locked invoke audit\n\n  typecheck:\n",
     )
+    edit(workflow(project), ", docker]\n", ", docker, audit]\n")  # publish's needs
     edit(
         project / "tasks.py",
         "\n\nns = Collection(",
