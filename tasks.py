@@ -86,7 +86,12 @@ def base_images_task(_: Context, force: bool = False, pull: bool = False) -> Non
     copier = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
     uv_version = str(copier["uv_version"]["default"])
     try:
-        built = base_images.ensure_base_images(uv_version, force=force, pull=pull or None)
+        built = base_images.ensure_base_images(
+            uv_version,
+            force=force,
+            pull=pull or None,
+            say=lambda line: print(f"base-images: {line}", flush=True),
+        )
     except base_images.HarnessError as error:
         message = f"base-images: {error}"
         raise Exit(message, code=1) from None

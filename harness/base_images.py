@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 STAND_INS: dict[str, str] = {
     "python:3.13-slim-trixie": "trixie",
@@ -433,13 +433,16 @@ def ensure_base_images(
     *,
     force: bool = False,
     pull: bool | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Make each base image present: keep it if there, else pull it, else build a stand-in.
 
     Returns the tags built. tags defaults to every python and service stand-in plus
     ghcr.io/astral-sh/uv:UV_VERSION; pull defaults to pull_allowed(); force rebuilds
-    stand-ins that exist (and never pulls).
+    stand-ins that exist (and never pulls). `say` hears what is pulled or built, and how
+    long it took, as it happens: a build takes minutes.
     """
+    say = say or (lambda _line: None)
     pull = pull_allowed() if pull is None else pull
     wanted = list(tags) if tags is not None else default_tags(uv_version)
     known_tags = {*STAND_INS, *SERVICE_STAND_INS}
@@ -456,14 +459,27 @@ def ensure_base_images(
     for tag in wanted:
         if tag in present and not force:
             continue
-        if pull and not force and _pulled(tag):
-            continue
+        if pull and not force:
+            say(f"pulling {tag}")
+            if _pulled(tag):
+                continue
         if tag in unknown:
             msg = f"cannot pull {tag} and there is no stand-in for it"
             raise HarnessError(msg)
+        say(f"building {tag} ({_building_from(tag)})")
+        started = time.monotonic()
         _build(tag)
+        say(f"built {tag} in {time.monotonic() - started:.0f} s")
         built.append(tag)
     return built
+
+
+def _building_from(tag: str) -> str:
+    if tag in STAND_INS:
+        return f"Debian {STAND_INS[tag]} packages"
+    if tag in SERVICE_STAND_INS:
+        return "Debian packages"
+    return "the uv wheel on PyPI"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -483,7 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for tag in wanted:
             started = time.monotonic()
-            built = ensure_base_images(args.uv_version, [tag], force=args.force)
+            built = ensure_base_images(
+                args.uv_version, [tag], force=args.force, say=lambda line: print(line, flush=True)
+            )
             took = f", {time.monotonic() - started:.0f}s" if built else ""
             state = "built" if built else "present"
             print(f"{state:8} {tag} ({image_size_mb(tag):.1f} MB{took})", flush=True)
