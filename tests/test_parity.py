@@ -140,15 +140,19 @@ def no_pull_request(project: Path) -> None:
     edit(workflow(project), "  pull_request:\n", "  workflow_dispatch:\n")
 
 
-def paths_filter(project: Path) -> None:
-    edit(workflow(project), "    branches: [main]\n", "    branches: [main]\n    paths: [src/**]\n")
+def paths_and_paths_ignore(project: Path) -> None:
+    edit(
+        workflow(project),
+        "    branches: [main]\n",
+        "    branches: [main]\n    paths: [src/**]\n    paths-ignore: [docs/**]\n",
+    )
 
 
-def scheduled_on_push(project: Path) -> None:
+def target_trigger(project: Path) -> None:
     edit(
         project / ".github/workflows/template-update.yml",
         "  workflow_dispatch:\n",
-        "  workflow_dispatch:\n  push:\n",
+        "  workflow_dispatch:\n  pull_request_target:\n",
     )
 
 
@@ -339,8 +343,8 @@ DRIFTS: list[tuple[Drift, str]] = [
     (windows_runner, r"job `lint`: runs-on `windows-2022` is refused"),
     (needs_nothing, r"job `docker`: needs `tests`, which is no job of this workflow"),
     (no_pull_request, r"ci\.yml: `on:` lacks pull_request"),
-    (paths_filter, r"ci\.yml: on.<push\|pull_request> key `paths` is refused"),
-    (scheduled_on_push, r"template-update\.yml: runs on push, but `invoke ci` runs only ci\.yml"),
+    (paths_and_paths_ignore, r"ci\.yml: on\.push has both paths and paths-ignore, which GitHub"),
+    (target_trigger, r"template-update\.yml: on\.pull_request_target is refused: .*use pull"),
     (other_workflow_or_true, r"template-update\.yml: job `template-update`: runs `uv run"),
     (TYPECHECK_HELP, r"job `typecheck`: calls `invoke typecheck --help`: `--help` is an option"),
     (typecheck_words("-h"), r"job `typecheck`: calls `invoke typecheck -h`: `-h` is an option of"),

@@ -344,13 +344,12 @@ def test_ci_must_run_for_push_and_pull_request(tmp_path: Path) -> None:
     assert any("`on:` lacks pull_request, push" in p for p in found), found
     paths = workflow({"lint": job()})
     paths["on"]["push"]["paths"] = ["src/**"]
-    assert any("`paths` is refused" in p for p in problems_of(tmp_path, paths))
+    assert problems_of(tmp_path, paths) == []
 
 
-def test_another_workflow_may_not_run_on_changes(tmp_path: Path) -> None:
-    document = {"on": {"push": {"tags": ["v*"]}}, "jobs": {"release": job()}}
-    found = problems_of(tmp_path, document, "release.yml")
-    assert any("runs on push, but `invoke ci` runs only ci.yml" in p for p in found), found
+def test_another_workflow_may_run_on_changes(tmp_path: Path) -> None:
+    document = {"on": {"push": {"tags": ["v*"], "paths": ["src/**"]}}, "jobs": {"docker": job()}}
+    assert problems_of(tmp_path, document, "docker.yml") == []
     scheduled = {"on": {"schedule": [{"cron": "0 0 * * 1"}]}, "jobs": {"weekly": job()}}
     assert problems_of(tmp_path, scheduled, "weekly.yml") == []
 
@@ -700,10 +699,9 @@ INERT_VALUES: dict[tuple[rules.Level, str], Any] = {
 
 def test_every_inert_key_has_a_sample_value() -> None:
     inert = {(r.level, r.key) for r in rules.KEY_RULES if r.kind is rules.KeyClass.INERT}
-    inert -= {
-        (rules.Level.TRIGGER, key)
-        for key in ("branches", "branches-ignore", "tags", "tags-ignore", "types")
-    }
+    # An inert event is one no local event is; it changes whether a workflow runs, so
+    # tests/test_triggers.py holds it (never triggered locally), not this sample table.
+    inert -= {(r.level, r.key) for r in rules.KEY_RULES if r.level is rules.Level.EVENT}
     assert inert == set(INERT_VALUES)
 
 

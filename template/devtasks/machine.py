@@ -1,10 +1,12 @@
 """What this machine has: tools on PATH, interpreters, a Docker engine, and running commands."""
 
 import functools
+import os
 import shlex
 import shutil
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 
 from invoke.context import Context
 from invoke.exceptions import Exit, UnexpectedExit
@@ -70,3 +72,16 @@ def docker_missing() -> str | None:
             said = next((line for line in found.stderr.splitlines() if line.strip()), "")
             return f"{reason} ({said.strip()})" if said else reason
     return None
+
+
+def git_lines(root: Path, *argv: str) -> list[str] | None:
+    """NUL-separated output of a git command in `root`, or None outside a git work tree.
+
+    The one way devtasks reads git; a command that fails (no such ref, no repository) is None.
+    """
+    if shutil.which("git") is None:
+        return None
+    done = subprocess.run(["git", "-C", str(root), *argv], capture_output=True, check=False)
+    if done.returncode != 0:
+        return None
+    return [os.fsdecode(item) for item in done.stdout.split(b"\0") if item]

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -26,7 +25,7 @@ import yaml
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from devtasks.machine import require_tool, run
+from devtasks.machine import git_lines, require_tool, run
 
 ANSWERS_FILE = Path(".copier-answers.yml")
 # A template location copier fetches rather than reads from disk: a URL, gh:/gl:, scp-style git.
@@ -108,16 +107,6 @@ def fail(reason: str) -> Exit:
 def git(c: Context, *argv: str, env: dict[str, str] | None = None) -> str:
     """Run git quietly and return its output; a failure is a one-line error."""
     return run(c, "git", *argv, env=env, hide=True).strip()
-
-
-def git_lines(root: Path, *argv: str) -> list[str] | None:
-    """NUL-separated output of a git command in `root`, or None outside a git work tree."""
-    if shutil.which("git") is None:
-        return None
-    done = subprocess.run(["git", "-C", str(root), *argv], capture_output=True, check=False)
-    if done.returncode != 0:
-        return None
-    return [os.fsdecode(item) for item in done.stdout.split(b"\0") if item]
 
 
 def walked_files(root: Path) -> Iterator[str]:

@@ -9,7 +9,6 @@ the runner does), timeouts, continue-on-error, and why an entry is skipped or re
 import dataclasses
 import enum
 import json
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ from invoke.exceptions import Exit
 from devtasks import config
 from devtasks.checks import arguments
 from devtasks.jobs import docker_tasks
-from devtasks.local import tools, values
-from devtasks.machine import docker_missing, python_missing
-from devtasks.workflow import contexts, expressions, model, reader, rules
+from devtasks.local import changed, tools, values
+from devtasks.machine import docker_missing, git_lines, python_missing
+from devtasks.workflow import contexts, expressions, model, reader, rules, triggers
 from devtasks.workflow.contexts import Location
 
 # Where a matrix entry that asks setup-uv for another Python keeps its project environment.
@@ -40,6 +39,7 @@ class Result(enum.Enum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     NOT_SELECTED = "not-selected"  # left out by --only / --skip: not run, not counted
+    NOT_TRIGGERED = "not-triggered"  # the workflow's `on:` does not run for the local event
 
     @property
     def succeeded(self) -> bool:
@@ -61,10 +61,12 @@ class Outcome:
     matrix: Mapping[str, str] = field(default_factory=dict)
     # What to do about a job that did not pass (empty when it passed).
     fix: str = ""
+    workflow: str = str(rules.CI_WORKFLOW)
 
     def as_json(self) -> dict[str, Any]:
         """The machine-readable form `--json` prints."""
         return {
+            "workflow": self.workflow,
             "job": self.job,
             "entry": self.entry,
             "matrix": dict(self.matrix),
@@ -85,6 +87,15 @@ class Event:
     ref: str
     base_ref: str = ""
     head_ref: str = ""
+    # The branch a pull request merges into (its branch filters match this), else the
+    # default branch; what the changed files are compared with, and the files themselves.
+    base: str = ""
+    compared: str = ""
+    changed: tuple[str, ...] = ()
+    uncommitted: tuple[str, ...] = ()
+    # workflow_dispatch inputs, typed (bool, float, str) with defaults applied, for the
+    # workflow being run: the expression context's `inputs.*` and `github.event.inputs.*`.
+    inputs: Mapping[str, triggers.Value] = field(default_factory=dict)
 
     def values(self) -> dict[str, expressions.Value]:
         """The github context values expressions can read."""
@@ -99,30 +110,54 @@ class Event:
             "github.head_ref": self.head_ref,
         }
 
+    def happening(self) -> triggers.Happening:
+        """What `on:` is decided on: the event, its ref, base branch and changed files."""
+        return triggers.Happening(self.name, self.ref, self.base, self.changed)
+
 
 def current_branch(root: Path, default: str) -> str:
     """The checked-out branch, or the default branch when HEAD is detached or not in git."""
-    found = subprocess.run(
-        ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return found.stdout.strip() if found.returncode == 0 and found.stdout.strip() else default
+    found = git_lines(root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    return found[0].strip() if found and found[0].strip() else default
 
 
-def local_event(root: Path, name: str, ref: str, settings: config.Config) -> Event:
-    """The event `invoke ci` pretends: a pull request into the default branch, or a push."""
+def local_event(  # noqa: PLR0913 - each a flag of `invoke ci`
+    root: Path,
+    name: str,
+    ref: str,
+    settings: config.Config,
+    *,
+    base: str = "",
+    include_uncommitted: bool = False,
+) -> Event:
+    """The event `invoke ci` pretends: a pull request into `base`, a push, a dispatch, a schedule.
+
+    `ref` defaults to the pull request's merge ref, else the current branch (a schedule and
+    a dispatch run on the default branch, as GitHub runs them).
+    """
     if name not in rules.LOCAL_EVENTS:
         message = f"ci: --event must be one of {', '.join(rules.LOCAL_EVENTS)}, not {name!r}"
         raise Exit(message, code=1)
+    if ref and not ref.startswith(("refs/heads/", "refs/tags/", "refs/pull/")):
+        ref = f"refs/heads/{ref}"
+    base = base or settings.default_branch
     branch = current_branch(root, settings.default_branch)
+    found = changed.changed_files(root, name, base)
+    files = Event(
+        name,
+        ref or f"refs/heads/{branch}",
+        base=base,
+        compared=found.compared,
+        changed=found.counted(include_uncommitted=include_uncommitted),
+        uncommitted=found.uncommitted,
+    )
     if name == "pull_request":
-        return Event(
-            name, ref or "refs/pull/1/merge", base_ref=settings.default_branch, head_ref=branch
+        return dataclasses.replace(
+            files, ref=ref or "refs/pull/1/merge", base_ref=base, head_ref=branch
         )
-    return Event(name, ref or f"refs/heads/{branch}")
+    if name == "push":
+        return files
+    return dataclasses.replace(files, ref=ref or f"refs/heads/{settings.default_branch}")
 
 
 @dataclass(frozen=True)
@@ -488,52 +523,117 @@ def job_gate(  # noqa: PLR0911, PLR0913 - one return per reason; what decides a 
     )
 
 
-def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow, config.Config]:
-    """ci.yml in the model, and the service's settings; a one-line error if it cannot run.
-
-    With tasks.py's collection, a job whose task call parity refuses (`invoke lint --help`)
-    carries that problem, so it is reported FAILED with parity's line, never run.
-    """
+def settings_of(root: Path) -> config.Config:
+    """[tool.shipshape], or a one-line error naming the key."""
     try:
-        settings = config.load(root)
+        return config.load(root)
     except config.ConfigError as error:
         message = f"ci: {error}"
         raise Exit(message, code=1) from None
-    if not (root / rules.CI_WORKFLOW).exists():
-        message = f"ci: {rules.CI_WORKFLOW} is missing"
+
+
+def read_workflow(
+    root: Path, path: Path, settings: config.Config, tasks: Collection | None
+) -> model.Workflow:
+    """One workflow in the model; with tasks.py's collection, its refused task calls too.
+
+    A job whose task call parity refuses (`invoke lint --help`) carries that problem, so it
+    is reported FAILED with parity's line, never run.
+    """
+    if not (root / path).exists():
+        message = f"ci: {path} is missing"
         raise Exit(message, code=1)
-    workflow = reader.read(root, rules.CI_WORKFLOW, settings)
+    workflow = reader.read(root, path, settings)
     if tasks is not None:
         refused = tuple(arguments.problems(workflow, tasks))
         workflow = dataclasses.replace(workflow, problems=workflow.problems + refused)
-    # Without a job graph nothing can run; job-level refusals fail only their job.
+    return workflow
+
+
+def runnable(workflow: model.Workflow) -> None:
+    """Stop in one line when the workflow has no job graph; job-level refusals fail their job."""
     blocking = [p for p in workflow.problems if p.job is None or "needs `" in p.message]
     if blocking or not workflow.jobs:
         reasons = "; ".join(str(p) for p in blocking) or "no jobs"
-        message = f"ci: cannot run {rules.CI_WORKFLOW}: {reasons}"
+        message = f"ci: cannot run {workflow.path}: {reasons}"
         raise Exit(message, code=1)
+
+
+def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow, config.Config]:
+    """ci.yml in the model, and the service's settings; a one-line error if it cannot run."""
+    settings = settings_of(root)
+    workflow = read_workflow(root, rules.CI_WORKFLOW, settings, tasks)
+    runnable(workflow)
     return workflow, settings
 
 
-def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
-    root: Path,
-    event_name: str,
-    ref: str,
-    *,
-    as_json: bool,
-    tasks: Collection | None = None,
-    only: Sequence[str] = (),
-    skip: Sequence[str] = (),
-) -> None:
-    """What `invoke ci` would run, one matrix entry a line, without running it.
+def workflow_paths(root: Path, workflow: str, *, all_workflows: bool) -> list[Path]:
+    """The workflow files a run considers: ci.yml, the one `-W` names, or every one."""
+    if workflow and all_workflows:
+        message = "ci: -W/--workflow names one workflow, --all-workflows every one: pass one"
+        raise Exit(message, code=1)
+    if all_workflows:
+        return reader.workflow_paths(root)
+    if not workflow:
+        return [rules.CI_WORKFLOW]
+    named = Path(workflow)
+    candidates = [named, rules.WORKFLOWS / named.name, rules.WORKFLOWS / f"{named.name}.yml"]
+    found = next((path for path in candidates if (root / path).is_file()), None)
+    if found is None or found.parent != rules.WORKFLOWS:
+        names = ", ".join(path.name for path in reader.workflow_paths(root))
+        message = f"ci: -W {workflow}: no such file in {rules.WORKFLOWS} (there are {names})"
+        raise Exit(message, code=1)
+    return [found]
 
-    `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
+
+@dataclass(frozen=True)
+class Chosen:
+    """A workflow the run considered: parsed, whether the event triggers it, and the event."""
+
+    workflow: model.Workflow
+    decision: triggers.Decision
+    # The event with this workflow's typed inputs (workflow_dispatch).
+    event: Event
+
+
+def choose(  # noqa: PLR0913 - what decides which workflows run
+    root: Path,
+    paths: Sequence[Path],
+    *,
+    event: Event,
+    settings: config.Config,
+    tasks: Collection | None,
+    inputs: Mapping[str, str],
+) -> list[Chosen]:
+    """Each workflow with GitHub's verdict on it for this event.
+
+    The one decision the run and `--dry-run` share. A triggered workflow that cannot run,
+    or given inputs it refuses, stops the run in one line.
     """
-    workflow, settings = load_ci(root, tasks)
-    selection = select(workflow, only, skip)
-    event = local_event(root, event_name, ref, settings)
-    pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
-    scene = Scene(root, workflow, event, HOST, pinned, docker_tasks(tasks))
+    if inputs and event.name != "workflow_dispatch":
+        message = "ci: --input is for --event workflow_dispatch"
+        raise Exit(message, code=1)
+    chosen = []
+    for path in paths:
+        workflow = read_workflow(root, path, settings, tasks)
+        decision = triggers.decide(workflow.triggers, event.happening())
+        given = event
+        if decision.runs:
+            runnable(workflow)
+            if event.name == "workflow_dispatch":
+                try:
+                    typed = triggers.input_values(workflow.triggers[event.name].inputs, inputs)
+                except triggers.InputError as error:
+                    message = f"ci: {path}: {error}"
+                    raise Exit(message, code=1) from None
+                given = dataclasses.replace(event, inputs=typed)
+        chosen.append(Chosen(workflow, decision, given))
+    return chosen
+
+
+def plan_rows(scene: Scene, selection: Selection) -> list[dict[str, Any]]:
+    """The dry run of one triggered workflow: one row per matrix entry."""
+    workflow, event = scene.workflow, scene.event
     rows = []
     # A job the plan runs is taken to succeed, as `invoke ci` finds when its commands pass.
     succeeds: dict[str, bool] = {}
@@ -569,8 +669,145 @@ def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
                     "environment": job.environment.name if job.environment else None,
                 }
             )
+    return rows
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What `invoke ci` was asked besides the event and ref: base, inputs, which workflows."""
+
+    base: str = ""
+    include_uncommitted: bool = False
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    workflow: str = ""
+    all_workflows: bool = False
+
+
+ASKED_NOTHING = Asked()
+
+
+def input_flags(given: Sequence[str]) -> dict[str, str]:
+    """`--input name=value` flags as a mapping; a flag without `=` or given twice is refused."""
+    inputs: dict[str, str] = {}
+    for flag in given:
+        name, equals, value = flag.partition("=")
+        if not equals or not name:
+            message = f"ci: --input {flag}: write it as name=value"
+            raise Exit(message, code=1)
+        if name in inputs:
+            message = f"ci: --input {name} is given twice"
+            raise Exit(message, code=1)
+        inputs[name] = value
+    return inputs
+
+
+def considered(
+    root: Path, event_name: str, ref: str, asked: Asked, tasks: Collection | None
+) -> tuple[list[Chosen], config.Config, Event]:
+    """The local event, and each workflow it considers with GitHub's verdict on it."""
+    settings = settings_of(root)
+    event = local_event(
+        root,
+        event_name,
+        ref,
+        settings,
+        base=asked.base,
+        include_uncommitted=asked.include_uncommitted,
+    )
+    paths = workflow_paths(root, asked.workflow, all_workflows=asked.all_workflows)
+    return (
+        choose(root, paths, event=event, settings=settings, tasks=tasks, inputs=asked.inputs),
+        settings,
+        event,
+    )
+
+
+def selection_for(
+    workflow: model.Workflow,
+    only: Sequence[str],
+    skip: Sequence[str],
+    *,
+    among: Sequence[model.Workflow],
+) -> Selection:
+    """`--only` / `--skip` for one of several workflows: a name must be a job of one of them."""
+    if len(among) <= 1:
+        return select(workflow, only, skip)
+    known = {job for other in among for job in other.jobs}
+    unknown = [name for name in (*only, *skip) if name not in known]
+    if unknown:
+        message = f"ci: no job {', '.join(unknown)} in any workflow the event triggers"
+        raise Exit(message, code=1)
+    mine_only = [name for name in only if name in workflow.jobs]
+    if only and not mine_only:
+        return Selection(frozenset(workflow.jobs), {})
+    return select(workflow, mine_only, [name for name in skip if name in workflow.jobs])
+
+
+def not_triggered_rows(chosen: Chosen) -> list[dict[str, Any]]:
+    """One dry-run row per job of a workflow the event does not trigger."""
+    return [
+        {
+            "workflow": str(chosen.workflow.path),
+            "job": job.id,
+            "entry": "",
+            "matrix": {},
+            "plan": f"not triggered ({chosen.decision.rule})",
+            "env": {},
+            "cwd": "",
+            "environment": None,
+        }
+        for job in chosen.workflow.jobs.values()
+    ]
+
+
+def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
+    root: Path,
+    event_name: str,
+    ref: str,
+    *,
+    as_json: bool,
+    tasks: Collection | None = None,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    asked: Asked = ASKED_NOTHING,
+) -> None:
+    """What `invoke ci` would run, one matrix entry a line, without running it.
+
+    `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
+    """
+    chosen, _, event = considered(root, event_name, ref, asked, tasks)
+    triggered = [c.workflow for c in chosen if c.decision.runs]
+    pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
+    rows: list[dict[str, Any]] = []
+    for each in chosen:
+        if not each.decision.runs:
+            rows += not_triggered_rows(each)
+            continue
+        selection = selection_for(each.workflow, only, skip, among=triggered)
+        scene = Scene(root, each.workflow, each.event, HOST, pinned, docker_tasks(tasks))
+        rows += [
+            {"workflow": str(each.workflow.path), **row} for row in plan_rows(scene, selection)
+        ]
+    verdicts = [
+        {
+            "workflow": str(c.workflow.path),
+            "verdict": c.decision.verdict.value,
+            "rule": c.decision.rule,
+        }
+        for c in chosen
+    ]
     if as_json:
-        print(json.dumps({"event": event.name, "ref": event.ref, "entries": rows}, indent=2))
+        document = {
+            "event": event.name,
+            "ref": event.ref,
+            "changed": list(event.changed),
+            "uncommitted": list(event.uncommitted),
+            "workflows": verdicts,
+            "entries": rows,
+        }
+        print(json.dumps(document, indent=2))
         return
+    several = len(chosen) > 1
     for row in rows:
-        print(f"{row['job']}\t{row['entry']}\t{row['plan']}")
+        job = f"{row['workflow']}:{row['job']}" if several else row["job"]
+        print(f"{job}\t{row['entry']}\t{row['plan']}")

@@ -8,6 +8,7 @@ with a live status line on a terminal, or `[job] line` streaming where output is
 job's reason is its task's own last line, so the summary says the cause, not a symptom.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -30,19 +31,19 @@ from devtasks.jobs import docker_tasks
 from devtasks.local import file_commands, values
 from devtasks.local.plan import (
     ALL_SELECTED,
+    ASKED_NOTHING,
     HOST,
-    Event,
+    Asked,
     Outcome,
     Place,
     Planned,
     Result,
     Scene,
     Selection,
+    considered,
     job_gate,
-    load_ci,
-    local_event,
     plan_entry,
-    select,
+    selection_for,
 )
 from devtasks.local.processes import (
     GRACE_SECONDS,
@@ -486,10 +487,17 @@ class Run:
         return sorted(found, key=lambda o: (order[o.job], labels.get((o.job, o.entry), 0)))
 
 
-def summary(outcomes: Sequence[Outcome]) -> str:
-    """The job / matrix entry / result / seconds table, then why anything did not pass."""
+def summary(outcomes: Sequence[Outcome], *, several: bool = False) -> str:
+    """The job / matrix entry / result / seconds table, then why anything did not pass.
+
+    With `several` workflows, each job is labelled `<workflow file>:<job>`.
+    """
+
+    def name(outcome: Outcome) -> str:
+        return f"{Path(outcome.workflow).name}:{outcome.job}" if several else outcome.job
+
     rows = [("job", "matrix", "result", "seconds")]
-    rows += [(o.job, o.entry, o.result.value, f"{o.seconds:.1f}") for o in outcomes]
+    rows += [(name(o), o.entry, o.result.value, f"{o.seconds:.1f}") for o in outcomes]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [""]
     for index, row in enumerate(rows):
@@ -497,10 +505,13 @@ def summary(outcomes: Sequence[Outcome]) -> str:
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     lines += [
-        f"{o.job} [{o.entry}] {o.result.value}: {o.reason}"
+        f"{name(o)} [{o.entry}] {o.result.value}: {o.reason}"
         for o in outcomes
-        if o.reason and o.result is not Result.NOT_SELECTED
+        if o.reason and o.result not in {Result.NOT_SELECTED, Result.NOT_TRIGGERED}
     ]
+    # A workflow the event does not trigger: one line for it, with the rule that decided.
+    not_run = {o.workflow: o.reason for o in outcomes if o.result is Result.NOT_TRIGGERED}
+    lines += [f"{workflow}: not triggered: {rule}" for workflow, rule in not_run.items()]
     counts = {result: sum(o.result is result for o in outcomes) for result in Result}
     line = (
         f"ci: {counts[Result.PASSED]} passed, {counts[Result.FAILED]} failed, "
@@ -509,6 +520,8 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     )
     if counts[Result.NOT_SELECTED]:
         line += f", {counts[Result.NOT_SELECTED]} not selected"
+    if counts[Result.NOT_TRIGGERED]:
+        line += f", {counts[Result.NOT_TRIGGERED]} not triggered"
     lines.append(line)
     # Last, what to do: one line per job (not per entry) that failed or was skipped.
     fixes = {o.job: o.fix for o in outcomes if o.fix and o.result in TO_DO}
@@ -536,39 +549,84 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
     tasks: Collection | None = None,
     only: Sequence[str] = (),
     skip: Sequence[str] = (),
+    asked: Asked = ASKED_NOTHING,
 ) -> list[Outcome]:
-    """Run ci.yml's jobs here; print the table (or JSON); exit 1 on failure, 130 on Ctrl-C.
+    """Run the workflows the event triggers here; print the table (or JSON); exit 1 on failure.
 
-    `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
+    ci.yml, or the one `asked.workflow` names, or every one with `asked.all_workflows`; a
+    workflow the event does not trigger is reported not triggered, with the rule, never run.
+    Ctrl-C exits 130. `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)`
+    jobs skip without Docker.
     """
-    workflow, settings = load_ci(root, tasks)
-    selection = select(workflow, only, skip)
-    event: Event = local_event(root, event_name, ref, settings)
+    chosen, settings, event = considered(root, event_name, ref, asked, tasks)
+    triggered = [c.workflow for c in chosen if c.decision.runs]
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
-    scene = Scene(root, workflow, event, place, pinned, docker_tasks(tasks))
     # With --json, stdout carries the JSON document only; job output goes to stderr.
     log = sys.stderr if as_json else sys.stdout
-    run = Run(scene, settings, parallel=jobs, fail_fast=fail_fast, log=log, selection=selection)
+    outcomes: list[Outcome] = []
+    outputs: dict[str, object] = {}
+    runs: list[Run] = []
     interrupted = False
     with sigterm_as_interrupt():
-        try:
-            outcomes = run.run()
-        except Interrupted:
-            interrupted = True
-            outcomes = run.all_outcomes()
+        for each in chosen:
+            label = str(each.workflow.path)
+            if not each.decision.runs:
+                outcomes += [
+                    Outcome(
+                        job.id, "", Result.NOT_TRIGGERED, 0.0, each.decision.rule, workflow=label
+                    )
+                    for job in each.workflow.jobs.values()
+                ]
+                continue
+            selection = selection_for(each.workflow, only, skip, among=triggered)
+            scene = Scene(root, each.workflow, each.event, place, pinned, docker_tasks(tasks))
+            run = Run(
+                scene, settings, parallel=jobs, fail_fast=fail_fast, log=log, selection=selection
+            )
+            runs.append(run)
+            try:
+                done = run.run()
+            except Interrupted:
+                interrupted = True
+                done = run.all_outcomes()
+            outcomes += [dataclasses.replace(o, workflow=label) for o in done]
+            outputs.update(
+                {
+                    f"{label}:{job}" if len(chosen) > 1 else job: v
+                    for job, v in run.job_outputs.items()
+                }
+            )
+            if interrupted:
+                break
+
+    def mask(text: str) -> str:
+        for run in runs:
+            text = run.mask(text)
+        return text
+
     code = INTERRUPTED if interrupted else exit_code(outcomes)
     if as_json:
         document = {
-            "workflow": str(rules.CI_WORKFLOW),
+            "workflow": str(chosen[0].workflow.path) if len(chosen) == 1 else None,
             "event": event.name,
             "ref": event.ref,
+            "changed": list(event.changed),
+            "uncommitted": list(event.uncommitted),
+            "workflows": [
+                {
+                    "workflow": str(c.workflow.path),
+                    "verdict": c.decision.verdict.value,
+                    "rule": c.decision.rule,
+                }
+                for c in chosen
+            ],
             "exit_code": code,
             "entries": [o.as_json() for o in outcomes],
-            "outputs": run.job_outputs,
+            "outputs": outputs,
         }
-        print(run.mask(json.dumps(document, indent=2)))
+        print(mask(json.dumps(document, indent=2)))
     else:
-        print(run.mask(summary(outcomes)))
+        print(mask(summary(outcomes, several=len(chosen) > 1)))
     if interrupted:
         message = "ci: interrupted; every job was stopped"
         raise Exit(message, code=INTERRUPTED)

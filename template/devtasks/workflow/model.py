@@ -16,6 +16,7 @@ from devtasks.workflow.rules import (
     TASK_PREFIX,
     ActionRule,
 )
+from devtasks.workflow.triggers import Trigger
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,8 @@ class Workflow:
     shell: str | None
     jobs: Mapping[str, Job]
     problems: tuple[Problem, ...]
+    # `on:` typed: each event with its filters, as `triggers.decide` reads them.
+    triggers: Mapping[str, Trigger] = field(default_factory=dict)
 
     @property
     def is_ci(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 
 from devtasks.config import Config
-from devtasks.workflow import contexts, expressions
+from devtasks.workflow import contexts, expressions, triggers
 from devtasks.workflow.contexts import Location
 from devtasks.workflow.model import (
     Environment,
@@ -21,10 +21,9 @@ from devtasks.workflow.model import (
     text_of,
 )
 from devtasks.workflow.rules import (
-    CHANGE_EVENTS,
+    CI_EVENTS,
     CI_WORKFLOW,
     DEFAULT_TIMEOUT_MINUTES,
-    LOCAL_EVENTS,
     MATRIX_ONLY,
     MATRIX_VALUE,
     RULES,
@@ -95,23 +94,13 @@ class _Reader:
             self.expressions_at(text, job, f"{where} {name}", location)
         return env
 
-    def triggers(self, document: Mapping[Any, Any]) -> frozenset[str]:
+    def triggers(self, document: Mapping[Any, Any]) -> dict[str, triggers.Trigger]:
+        """`on:` typed, each event and filter classified by the rules table."""
         # PyYAML reads the bare key `on` as the boolean True (YAML 1.1).
-        raw = document.get("on", document.get(True))
-        if isinstance(raw, str):
-            events: dict[str, Any] = {raw: None}
-        elif isinstance(raw, list):
-            events = {str(event): None for event in raw}
-        elif isinstance(raw, dict):
-            events = {str(k): v for k, v in raw.items()}
-        else:
-            self.refuse(None, "`on:` names no events")
-            return frozenset()
-        for event in LOCAL_EVENTS:
-            filters = events.get(event)
-            if isinstance(filters, dict):
-                self.classify(Level.TRIGGER, filters, None)
-        return frozenset(events)
+        found, problems = triggers.read_on(document.get("on", document.get(True)))
+        for problem in problems:
+            self.refuse(None, problem)
+        return found
 
     def defaults(self, value: object, job: str | None) -> tuple[str | None, str | None]:
         if value is None:
@@ -455,24 +444,16 @@ class _Reader:
             self.refuse(None, "no `jobs:` mapping")
             return Workflow(self.path, frozenset(), {}, None, None, {}, tuple(self.problems))
         self.classify(Level.WORKFLOW, {k: v for k, v in document.items() if k is not True}, None)
-        events = self.triggers(document)
+        on = self.triggers(document)
+        events = frozenset(on)
         ci = self.path.name == CI_WORKFLOW.name
-        if ci:
-            missing = [event for event in LOCAL_EVENTS if event not in events]
-            if missing:
-                self.refuse(
-                    None,
-                    f"`on:` lacks {', '.join(missing)}: `invoke ci` runs ci.yml as GitHub "
-                    "runs it for a push and a pull request",
-                )
-        else:
-            change = sorted(events & CHANGE_EVENTS)
-            if change:
-                self.refuse(
-                    None,
-                    f"runs on {', '.join(change)}, but `invoke ci` runs only ci.yml: move "
-                    "these jobs into ci.yml",
-                )
+        missing = [event for event in CI_EVENTS if event not in events]
+        if ci and missing:
+            self.refuse(
+                None,
+                f"`on:` lacks {', '.join(missing)}: `invoke ci` runs ci.yml as GitHub "
+                "runs it for a push and a pull request",
+            )
         env = self.env(document.get("env"), None, "env", Location.WORKFLOW_ENV)
         directory, shell = self.defaults(document.get("defaults"), None)
         jobs = {
@@ -487,7 +468,9 @@ class _Reader:
             ordered(jobs)
         except ValueError as error:
             self.refuse(None, str(error))
-        return Workflow(self.path, events, env, directory, shell, jobs, tuple(self.problems))
+        return Workflow(
+            self.path, events, env, directory, shell, jobs, tuple(self.problems), triggers=on
+        )
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

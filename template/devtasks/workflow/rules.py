@@ -22,10 +22,42 @@ SAFE_ARGUMENT = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
 MATRIX_ONLY = re.compile(r"^matrix\.[A-Za-z0-9_-]+$")
 MATRIX_VALUE = "`${{ matrix.<key> }}`"
 DEFAULT_TIMEOUT_MINUTES = 360.0
-# The events `invoke ci` runs a CI workflow for; ci.yml must be triggered by both.
-LOCAL_EVENTS = ("pull_request", "push")
-# Events that would run a workflow's jobs on every change, which only ci.yml may have.
-CHANGE_EVENTS = frozenset({"push", "pull_request", "pull_request_target"})
+# The events `invoke ci --event` can stand in for; ci.yml must be triggered by the first two.
+LOCAL_EVENTS = ("pull_request", "push", "workflow_dispatch", "schedule")
+CI_EVENTS = LOCAL_EVENTS[:2]
+PUSH_FILTERS = ("branches", "branches-ignore", "tags", "tags-ignore", "paths", "paths-ignore")
+PULL_REQUEST_FILTERS = ("branches", "branches-ignore", "paths", "paths-ignore")
+# Every other event GitHub can trigger a workflow on: none happens on a laptop, so a
+# workflow triggered only by these is never run by `invoke ci` (and never passed).
+GITHUB_ONLY_EVENTS = (
+    "branch_protection_rule",
+    "check_run",
+    "check_suite",
+    "create",
+    "delete",
+    "deployment",
+    "deployment_status",
+    "discussion",
+    "discussion_comment",
+    "fork",
+    "gollum",
+    "image_version",
+    "issue_comment",
+    "issues",
+    "label",
+    "merge_group",
+    "milestone",
+    "page_build",
+    "public",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "registry_package",
+    "release",
+    "repository_dispatch",
+    "status",
+    "watch",
+    "workflow_run",
+)
 
 
 class Level(enum.Enum):
@@ -36,7 +68,8 @@ class Level(enum.Enum):
     STRATEGY = "strategy"
     STEP = "step"
     DEFAULTS_RUN = "defaults.run"
-    TRIGGER = "on.<push|pull_request>"
+    EVENT = "on"
+    TRIGGER = "on.<event>"
 
 
 class KeyClass(enum.Enum):
@@ -58,20 +91,26 @@ class KeyRule:
 
 
 MIRRORED, INERT, REFUSED = KeyClass.MIRRORED, KeyClass.INERT, KeyClass.REFUSED
-W, J, S, T, D, E = (
+W, J, S, T, D, E, ON = (
     Level.WORKFLOW,
     Level.JOB,
     Level.STEP,
     Level.STRATEGY,
     Level.DEFAULTS_RUN,
     Level.TRIGGER,
+    Level.EVENT,
 )
+DECIDES = "decides whether the local event runs the workflow (GitHub's filter patterns)"
 RUNS_ONE_TASK = "a job is setup, one task call and publishing post-steps"
 KEY_RULES: tuple[KeyRule, ...] = (
     KeyRule(W, "name", INERT, "a label"),
     KeyRule(W, "run-name", INERT, "a label"),
     KeyRule(
-        W, "on", MIRRORED, "ci.yml runs for push and pull_request; `invoke ci --event` picks one"
+        W,
+        "on",
+        MIRRORED,
+        "each event classified below; `invoke ci --event` picks the local one and runs what "
+        "it triggers (ci.yml must run for push and pull_request)",
     ),
     KeyRule(W, "permissions", INERT, "token scopes; nothing local uses the token"),
     KeyRule(W, "concurrency", INERT, "cancels superseded runs on GitHub; a local run is one run"),
@@ -81,17 +120,39 @@ KEY_RULES: tuple[KeyRule, ...] = (
     KeyRule(
         W, "cache-mode", REFUSED, "changes how GitHub caches, which `invoke ci` cannot reproduce"
     ),
-    KeyRule(E, "branches", INERT, "which pushes trigger; `invoke ci --event/--ref` chooses"),
-    KeyRule(E, "branches-ignore", INERT, "which pushes trigger; `invoke ci --event/--ref` chooses"),
-    KeyRule(E, "tags", INERT, "which pushes trigger; `invoke ci --event/--ref` chooses"),
-    KeyRule(E, "tags-ignore", INERT, "which pushes trigger; `invoke ci --event/--ref` chooses"),
-    KeyRule(E, "types", INERT, "which pull request activity triggers"),
+    KeyRule(ON, "push", MIRRORED, "`--event push` to `--ref` (default: the current branch)"),
+    KeyRule(ON, "pull_request", MIRRORED, "`--event pull_request` (the default) into `--base`"),
+    KeyRule(ON, "workflow_dispatch", MIRRORED, "`--event workflow_dispatch`, `--input name=value`"),
+    KeyRule(ON, "schedule", MIRRORED, "`--event schedule`; each cron is validated"),
     KeyRule(
-        E, "paths", REFUSED, "GitHub would skip the workflow for some changes; `invoke ci` never"
+        ON,
+        "pull_request_target",
+        REFUSED,
+        "runs the base branch's workflow with a write token for untrusted code, which a local "
+        "run cannot mirror; use pull_request",
     ),
     KeyRule(
-        E, "paths-ignore", REFUSED, "GitHub would skip the workflow for some changes; never locally"
+        ON,
+        "workflow_call",
+        INERT,
+        "called by another workflow's job `uses:`, which parity refuses; never a local event",
     ),
+    *(
+        KeyRule(ON, event, INERT, "happens on GitHub only; no local event runs the workflow")
+        for event in GITHUB_ONLY_EVENTS
+    ),
+    *(KeyRule(E, f"push.{key}", MIRRORED, DECIDES) for key in PUSH_FILTERS),
+    *(KeyRule(E, f"pull_request.{key}", MIRRORED, DECIDES) for key in PULL_REQUEST_FILTERS),
+    KeyRule(
+        E,
+        "pull_request.types",
+        MIRRORED,
+        "the local pull request is an opened/synchronize/reopened one; other types do not run",
+    ),
+    KeyRule(
+        E, "workflow_dispatch.inputs", MIRRORED, "typed, with defaults, from `--input name=value`"
+    ),
+    KeyRule(E, "schedule.cron", MIRRORED, "validated (five fields); `--event schedule` runs it"),
     KeyRule(J, "name", INERT, "a label"),
     KeyRule(J, "permissions", INERT, "token scopes; nothing local uses the token"),
     KeyRule(J, "concurrency", INERT, "cancels superseded runs on GitHub; a local run is one run"),
@@ -197,6 +258,12 @@ class ActionRule:
     path_input: str | None = None
     # A tool it installs on the runner that the ci image does not carry (`--in-container`).
     host_tool: str | None = None
+    # How the path input separates paths, and the (input, value) under which missing files
+    # fail the step (None: they always do), as the action itself decides.
+    path_separator: str = "\n"
+    fails_when: tuple[str, str] | None = None
+    # It logs in to a cloud or registry on GitHub; locally it does nothing and says so.
+    logs_in: bool = False
 
 
 ACTIONS: tuple[ActionRule, ...] = (
@@ -241,9 +308,92 @@ ACTIONS: tuple[ActionRule, ...] = (
     ActionRule(
         "docker/login-action",
         Role.SETUP,
-        {"registry": INERT, "username": INERT, "password": INERT},
+        {
+            "registry": INERT,
+            "username": INERT,
+            "password": INERT,  # a credential: GitHub's secret, never read locally
+            "ecr": INERT,
+            "logout": INERT,
+        },
         "registry credentials; locally your own `docker login`",
         needs_docker=True,
+        logs_in=True,
+    ),
+    ActionRule(
+        "aws-actions/configure-aws-credentials",
+        Role.SETUP,
+        dict.fromkeys(
+            (
+                "aws-region",
+                "role-to-assume",  # a role ARN
+                "aws-access-key-id",
+                "aws-secret-access-key",
+                "aws-session-token",
+                "role-session-name",
+                "role-duration-seconds",
+                "role-external-id",
+                "role-chaining",
+                "role-skip-session-tagging",
+                "audience",
+                "web-identity-token-file",
+                "mask-aws-account-id",
+                "output-credentials",
+                "unset-current-credentials",
+                "special-characters-workaround",
+                "inline-session-policy",
+                "managed-session-policies",
+            ),
+            INERT,
+        ),
+        "AWS credentials for the task; locally your own (profile or environment)",
+        logs_in=True,
+    ),
+    ActionRule(
+        "azure/login",
+        Role.SETUP,
+        dict.fromkeys(
+            (
+                "creds",
+                "client-id",
+                "tenant-id",
+                "subscription-id",
+                "enable-AzPSSession",
+                "environment",
+                "allow-no-subscriptions",
+                "audience",
+                "auth-type",
+            ),
+            INERT,
+        ),
+        "an Azure login for the task; locally your own `az login`",
+        logs_in=True,
+    ),
+    ActionRule(
+        "google-github-actions/auth",
+        Role.SETUP,
+        dict.fromkeys(
+            (
+                "credentials_json",
+                "workload_identity_provider",
+                "service_account",
+                "project_id",
+                "audience",
+                "token_format",
+                "access_token_lifetime",
+                "access_token_scopes",
+                "access_token_subject",
+                "id_token_audience",
+                "id_token_include_email",
+                "create_credentials_file",
+                "export_environment_variables",
+                "cleanup_credentials",
+                "delegates",
+                "universe",
+            ),
+            INERT,
+        ),
+        "Google Cloud credentials for the task; locally your own (gcloud auth)",
+        logs_in=True,
     ),
     ActionRule(
         "crazy-max/ghaction-github-runtime",
@@ -297,6 +447,41 @@ ACTIONS: tuple[ActionRule, ...] = (
         },
         "publishes files the task wrote; locally their presence is checked",
         path_input="path",
+        fails_when=("if-no-files-found", "error"),
+    ),
+    ActionRule(
+        "codecov/codecov-action",
+        Role.POST,
+        {
+            "files": MIRRORED,
+            "fail_ci_if_error": MIRRORED,
+            "token": INERT,  # a credential: GitHub's secret, never read locally
+            "use_oidc": INERT,
+            "flags": INERT,
+            "name": INERT,
+            "slug": INERT,
+            "disable_search": INERT,
+            "disable_telem": INERT,
+            "disable_safe_directory": INERT,
+            "handle_no_reports_found": INERT,
+            "report_type": INERT,
+            "verbose": INERT,
+            "url": INERT,
+            "version": INERT,
+            "override_branch": REFUSED,
+            "override_commit": REFUSED,
+            "override_pr": REFUSED,
+            "directory": REFUSED,
+            "root_dir": REFUSED,
+            "working-directory": REFUSED,
+            "run_command": REFUSED,
+            "binary": REFUSED,
+        },
+        "uploads the coverage reports the task wrote (`files`, comma-separated); locally "
+        "their presence is checked, failing the job when fail_ci_if_error is true",
+        path_input="files",
+        path_separator=",",
+        fails_when=("fail_ci_if_error", "true"),
     ),
     ActionRule(
         "github/codeql-action/upload-sarif",
