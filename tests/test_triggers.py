@@ -405,7 +405,10 @@ def repository(tmp_path: Path) -> Path:
             "jobs": {"lint": job("lint")},
         },
         "docker.yml": {
-            "on": {"push": {"paths": ["src/**", "Dockerfile"]}},
+            "on": {
+                "push": {"paths": ["src/**", "Dockerfile"]},
+                "pull_request": {"paths": ["src/**"]},
+            },
             "jobs": {"image": job("image")},
         },
         "deploy.yml": {"on": DISPATCH, "jobs": {"deploy": job("deploy")}},
@@ -489,8 +492,10 @@ def test_a_pull_request_is_compared_from_the_merge_base_with_its_base(
     assert into_release["workflows"][0]["rule"] == (
         "on.pull_request.branches: the base branch `release` matches none of ['main']"
     )
+    # Only a workflow with paths filters needs the files: ci.yml decides on the branch alone.
+    assert dry_run(repository, capsys, "pull_request", base="nowhere")["workflows"][0]["rule"]
     with pytest.raises(Exit, match="--base nowhere: no such branch"):
-        dry_run(repository, capsys, "pull_request", base="nowhere")
+        dry_run(repository, capsys, "pull_request", base="nowhere", workflow="docker.yml")
 
 
 def test_workflow_dispatch_passes_typed_inputs_on_the_event(repository: Path) -> None:

@@ -10,8 +10,6 @@ and counted only when asked: GitHub never sees them.
 from dataclasses import dataclass
 from pathlib import Path
 
-from invoke.exceptions import Exit
-
 from devtasks.machine import git_lines
 
 
@@ -22,6 +20,9 @@ class Changes:
     compared: str
     committed: tuple[str, ...]
     uncommitted: tuple[str, ...]
+    # Why the files could not be compared (no such base branch): a paths filter then stops
+    # the run with this line rather than deciding on no files.
+    problem: str = ""
 
     def counted(self, *, include_uncommitted: bool) -> tuple[str, ...]:
         """The changed files the `paths` filters see."""
@@ -75,15 +76,21 @@ def changed_files(root: Path, event: str, base: str) -> Changes:
     if event == "pull_request":
         base_commit = _base_commit(root, base)
         if base_commit is None:
-            message = f"ci: --base {base}: no such branch (nor origin/{base}); fetch it or name one"
-            raise Exit(message, code=1)
+            problem = f"ci: --base {base}: no such branch (nor origin/{base}); fetch it or name one"
+            return Changes("nothing", (), uncommitted, problem)
         merge_base = git_lines(root, "merge-base", base_commit, "HEAD")
         if not merge_base:
-            message = f"ci: --base {base} shares no history with HEAD"
-            raise Exit(message, code=1)
+            return Changes(
+                "nothing", (), uncommitted, f"ci: --base {base} shares no history with HEAD"
+            )
         return Changes(f"{base}...HEAD", _diff(root, merge_base[0].strip()), uncommitted)
     if event != "push":
         return Changes("nothing: only push and pull_request compare files", (), uncommitted)
+    return _pushed(root, head, base, uncommitted)
+
+
+def _pushed(root: Path, head: str, base: str, uncommitted: tuple[str, ...]) -> Changes:
+    """A push: since the upstream, else since the default branch, else HEAD's own commit."""
     upstream = git_lines(root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
     since = upstream[0].strip() if upstream else base
     since_commit = _base_commit(root, since)

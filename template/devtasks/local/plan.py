@@ -93,6 +93,8 @@ class Event:
     compared: str = ""
     changed: tuple[str, ...] = ()
     uncommitted: tuple[str, ...] = ()
+    # Why the changed files are unknown (a --base git does not have), or "".
+    changes_problem: str = ""
     # workflow_dispatch inputs, typed (bool, float, str) with defaults applied, for the
     # workflow being run: the expression context's `inputs.*` and `github.event.inputs.*`.
     inputs: Mapping[str, triggers.Value] = field(default_factory=dict)
@@ -150,6 +152,7 @@ def local_event(  # noqa: PLR0913 - each a flag of `invoke ci`
         compared=found.compared,
         changed=found.counted(include_uncommitted=include_uncommitted),
         uncommitted=found.uncommitted,
+        changes_problem=found.problem,
     )
     if name == "pull_request":
         return dataclasses.replace(
@@ -616,6 +619,13 @@ def choose(  # noqa: PLR0913 - what decides which workflows run
     chosen = []
     for path in paths:
         workflow = read_workflow(root, path, settings, tasks)
+        trigger = workflow.triggers.get(event.name)
+        if (
+            event.changes_problem
+            and trigger
+            and (trigger.paths, trigger.paths_ignore) != (None, None)
+        ):
+            raise Exit(event.changes_problem, code=1)
         decision = triggers.decide(workflow.triggers, event.happening())
         given = event
         if decision.runs:
