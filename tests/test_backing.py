@@ -46,8 +46,13 @@ def backing_dependency_names() -> dict[str, list[str]]:
     return {str(key): [str(name) for name in value] for key, value in names.items()}
 
 
-def requirement_names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[\[<>=~! ]", requirement, maxsplit=1)[0] for requirement in requirements}
+def requirement_names(requirements: list[str | dict[str, str]]) -> set[str]:
+    """The distributions named; `{include-group = ...}` entries name none."""
+    return {
+        re.split(r"[\[<>=~! ]", requirement, maxsplit=1)[0]
+        for requirement in requirements
+        if isinstance(requirement, str)
+    }
 
 
 def lock_names(project: Path) -> set[str]:
@@ -83,7 +88,8 @@ def test_each_combination_renders_its_own_files_only(
     assert ("test_setting_files.py" in tests) == bool(chosen)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     dependencies = requirement_names(pyproject["project"]["dependencies"])
-    dev = requirement_names(pyproject["dependency-groups"]["dev"])
+    groups = pyproject["dependency-groups"]
+    dev = set().union(*(requirement_names(group) for group in groups.values()))
     for option, own in OWN_DEPENDENCIES.items():
         assert (own <= dependencies) == (option in chosen), (option, sorted(dependencies))
     assert ("testcontainers" in dev) == bool(chosen)

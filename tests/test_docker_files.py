@@ -15,10 +15,14 @@ import yaml
 from helpers import ROOT, copy_project
 
 sys.path.insert(0, str(ROOT / "template"))
+from devtasks import dockerfile
 from devtasks.jobs import images
 
 PROJECT = images.Project(
-    name="my-service", version="1.2.3", source="https://github.com/Example-Org/my-service"
+    name="my-service",
+    version="1.2.3",
+    source="https://github.com/Example-Org/my-service",
+    description="Bills people",
 )
 REVISION = images.Revision(sha="0123456789abcdef", created="2026-01-01T00:00:00Z")
 MAIN = {"GITHUB_REF": "refs/heads/main", "GITHUB_REF_TYPE": "branch"}
@@ -122,6 +126,7 @@ def test_labels_come_from_the_project_and_revision() -> None:
         "REVISION": "0123456789abcdef",
         "CREATED": "2026-01-01T00:00:00Z",
         "SOURCE": "https://github.com/Example-Org/my-service",
+        "DESCRIPTION": "Bills people",
     }
 
 
@@ -145,7 +150,7 @@ def test_dockerfile_needs_no_frontend_pull_and_names_its_stages(default_project:
     assert "--start-interval" not in dockerfile, "engine 20.10 has no HEALTHCHECK --start-interval"
     stages = re.findall(r"^FROM\s+(\S+)\s+AS\s+(\S+)$", dockerfile, re.MULTILINE)
     assert [name for _, name in stages] == [
-        *("python", "uv", "base", "deps", "build", "devdeps", "dev", "ci", "prod")
+        *("python", "uv", "base", "deps", "build", "devdeps", "dev", "ci", "runner", "prod")
     ]
     # The images it starts from are plain FROM lines, which Dependabot reads; the rest build
     # on stages, so a mirror replaces `python` and `uv` by name (--build-context).
@@ -153,8 +158,66 @@ def test_dockerfile_needs_no_frontend_pull_and_names_its_stages(default_project:
     assert dict(stages)["ghcr.io/astral-sh/uv:0.13.9"] == "uv"
     assert dict(stages)["python"] == "base"
     assert "${" not in "".join(image for image, _ in stages), "Dependabot cannot read FROM ${ARG}"
-    assert re.findall(r"^COPY --from=(\S+)", dockerfile, re.MULTILINE) == [*("uv", "deps", "build")]
+    copies = re.findall(r"^COPY --from=(\S+)", dockerfile, re.MULTILINE)
+    assert copies == [*("uv", "deps", "build")], "uv is mounted, copied only into runner"
     assert re.search(r"^USER \d+:\d+$", dockerfile, re.MULTILINE), "prod's USER must be numeric"
+
+
+def test_every_stage_of_the_rendered_dockerfile_ends_as_a_non_root_user(
+    default_project: Path,
+) -> None:
+    parsed = dockerfile.read(default_project)
+    assert parsed.root_stages() == []
+    users = {stage.name: stage.user for stage in parsed.stages}
+    assert users["base"] is not None
+    assert users["base"][1:] == ("10001:10001", "10001:10001")
+    assert users["dev"] is not None
+    assert users["dev"][1:] == ("${APP_UID}:${APP_GID}", "10001:10001")
+
+
+# Edits a team might make: (old, new, appended, the stages then refused, one line each).
+ROOT_EDITS = {
+    "prod-ends-as-root": ("", "", "\nUSER root\n", ["prod"]),
+    # runner starts from ci, so it inherits ci's user.
+    "ci-ends-as-uid-0": (
+        "FROM devdeps AS ci\n",
+        "FROM devdeps AS ci\nUSER 0\n",
+        "",
+        ["ci", "runner"],
+    ),
+    "runner-ends-as-an-unknown-user": (
+        "FROM ci AS runner\n",
+        "FROM ci AS runner\nUSER ${WHO}\n",
+        "",
+        ["runner"],
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", ROOT_EDITS.values(), ids=ROOT_EDITS.keys())
+def test_a_stage_that_ends_as_root_is_refused_in_one_line(
+    default_project: Path, edit: tuple[str, str, str, list[str]]
+) -> None:
+    old, new, appended, stages = edit
+    text = (default_project / "Dockerfile").read_text(encoding="utf-8")
+    assert old in text
+    problems = dockerfile.parse(text.replace(old, new, 1) + appended).root_stages()
+    assert [p.split("`")[1] for p in problems] == stages, problems
+    for problem in problems:
+        assert problem.startswith("Dockerfile:")
+        assert " ends as " in problem
+        assert "\n" not in problem
+
+
+def test_a_stage_without_a_user_runs_as_its_images_root(default_project: Path) -> None:
+    text = (default_project / "Dockerfile").read_text(encoding="utf-8")
+    base, rest = text.split("FROM python AS base\n", 1)
+    without = base + "FROM python AS base\n" + rest.replace("USER 10001:10001\n", "", 1)
+    problems = dockerfile.parse(without).root_stages()
+    # base, and every stage that inherits its user (dev sets its own).
+    named = [p.split("`")[1] for p in problems]
+    assert named == ["base", "deps", "build", "devdeps", "ci", "runner", "prod"], problems
+    assert "no USER after `FROM python:3.13-slim-trixie`" in problems[0]
 
 
 @pytest.mark.parametrize("license_name", ["MIT", "Proprietary"])

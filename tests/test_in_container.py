@@ -42,11 +42,11 @@ def test_ci_jobs_run_inside_the_ci_image(service: Path) -> None:
         )
     finally:
         run(
-            ["docker", "image", "rm", "--force", "ghcr.io/example-org/boxed-service:ci"],
+            ["docker", "image", "rm", "--force", "ghcr.io/example-org/boxed-service:runner"],
             service,
             check=False,
         )
-    assert "running the CI jobs inside ghcr.io/example-org/boxed-service:ci (Python 3.13" in (
+    assert "running the CI jobs inside ghcr.io/example-org/boxed-service:runner (Python 3.13" in (
         result.stderr
     )
     entries = {e["job"]: e for e in json.loads(result.stdout)["entries"]}

@@ -17,7 +17,7 @@ from pathlib import Path
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 
-from devtasks import config
+from devtasks import config, dockerfile
 from devtasks.checks import arguments, pins, precommit, publish, seal
 from devtasks.jobs import ci_spec
 from devtasks.jobs.team import task_file
@@ -132,6 +132,13 @@ def check_publish(root: Path, workflows: Workflows, _tasks: Collection) -> list[
     return publish.check(workflows.values(), config.load(root))
 
 
+def check_image_users(root: Path, _workflows: Workflows, _tasks: Collection) -> list[str]:
+    """No Dockerfile stage ends as root: the images CI builds run as the service's user."""
+    if not (root / dockerfile.DOCKERFILE).exists():
+        return []
+    return dockerfile.read(root).root_stages()
+
+
 def check_seal(_root: Path, _workflows: Workflows, _tasks: Collection) -> list[str]:
     """devtasks/ is as the template shipped it."""
     return seal.check()
@@ -145,6 +152,7 @@ CHECKS: tuple[Check, ...] = (
     Check("versions", "Python and uv versions come from pyproject.toml", check_versions),
     Check("pre-commit", "hooks run the locked tool versions", check_pre_commit),
     Check("publish", "a publishing job needs every job of its events", check_publish),
+    Check("image users", "every Dockerfile stage ends as a non-root USER", check_image_users),
     Check("seal", "devtasks/ is unedited; change [tool.shipshape] or team_tasks.py", check_seal),
 )
 

@@ -31,6 +31,7 @@ class Project:
     name: str
     version: str
     source: str
+    description: str = ""
 
     @property
     def repository(self) -> str:
@@ -53,6 +54,7 @@ def read_project(root: Path = Path()) -> Project:
         name=str(project.get("name", "")),
         version=str(project.get("version", "")),
         source=str(urls.get("Source", "")) if isinstance(urls, dict) else "",
+        description=str(project.get("description", "")),
     )
 
 
@@ -185,4 +187,5 @@ def labels_args(project: Project, revision: Revision) -> dict[str, str]:
         "REVISION": revision.label,
         "CREATED": revision.created,
         "SOURCE": project.source,
+        "DESCRIPTION": project.description,
     }

@@ -1,4 +1,8 @@
-"""`invoke ci --in-container`: the same jobs inside the `ci` image, a Linux like CI's runner."""
+"""`invoke ci --in-container`: the same jobs inside the `runner` image, a Linux like CI's runner.
+
+`runner` is the `ci` stage plus uv and every tool the jobs call (`ci` itself carries only what
+its test run needs).
+"""
 
 from pathlib import Path
 
@@ -21,8 +25,8 @@ def ci_image_place() -> Place:
     except images.ImageError as error:
         message = f"ci: {error}"
         raise Exit(message, code=1) from None
-    image = f"{repository}:ci"
-    build("ci", [image], {}, publishing=False)
+    image = f"{repository}:runner"
+    build("runner", [image], {}, publishing=False)
     try:
         python = str(docker.run(image, ["python", "-c", IMAGE_PYTHON], remove=True)).strip()
     except DockerException as error:
@@ -36,6 +40,9 @@ def ci_image_place() -> Place:
             "docker",
             "run",
             "--rm",
+            # As CI's runner, the jobs own what they write: the reports on this machine (a
+            # folder of yours, which the image's user could not write) and the uv cache.
+            "--user=0:0",
             "--volume",
             f"{reports}:/app/reports",
             # Downloads persist across runs, as setup-uv's cache does on the CI runner.
