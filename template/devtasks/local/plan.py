@@ -573,7 +573,7 @@ def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow
 def workflow_paths(root: Path, workflow: str, *, all_workflows: bool) -> list[Path]:
     """The workflow files a run considers: ci.yml, the one `-W` names, or every one."""
     if workflow and all_workflows:
-        message = "ci: -W/--workflow names one workflow, --all-workflows every one: pass one"
+        message = "ci: -w/--workflow names one workflow, --all-workflows every one: pass one"
         raise Exit(message, code=1)
     if all_workflows:
         return reader.workflow_paths(root)
@@ -584,7 +584,7 @@ def workflow_paths(root: Path, workflow: str, *, all_workflows: bool) -> list[Pa
     found = next((path for path in candidates if (root / path).is_file()), None)
     if found is None or found.parent != rules.WORKFLOWS:
         names = ", ".join(path.name for path in reader.workflow_paths(root))
-        message = f"ci: -W {workflow}: no such file in {rules.WORKFLOWS} (there are {names})"
+        message = f"ci: -w {workflow}: no such file in {rules.WORKFLOWS} (there are {names})"
         raise Exit(message, code=1)
     return [found]
 
