@@ -80,7 +80,11 @@ def project_names(*, shaped: bool) -> st.SearchStrategy[str]:
 
 
 def slugs(*, shaped: bool) -> st.SearchStrategy[str]:
-    allowed = st.from_regex(r"[a-z][a-z0-9]{0,12}(-[a-z0-9]{1,12}){0,3}", fullmatch=True)
+    # Words up to past the length limit, so slugs at and beyond it are drawn too.
+    word = LIMIT // 4
+    allowed = st.from_regex(
+        rf"[a-z][a-z0-9]{{0,{word}}}(-[a-z0-9]{{1,{word}}}){{0,4}}", fullmatch=True
+    )
     modules = st.sampled_from(MODULE_NAMES).map(lambda name: name.replace("_", "-"))
     return st.one_of(allowed, modules) if shaped else st.text(max_size=12)
 
@@ -220,7 +224,7 @@ def refused_or_green(destination: Path, answers: dict[str, Any]) -> None:
     assert_statically_green(destination, answers)
 
 
-AT_THE_LIMIT = ("Long Service Name " * 3)[: LIMIT - 1] + "9"
+AT_THE_LIMIT = ("Long Service Name " * 4)[: LIMIT - 1] + "9"
 
 
 @settings(
@@ -284,9 +288,10 @@ def assert_service_checks_pass(answers: dict[str, Any]) -> None:
 )
 @example(
     {
-        "project_name": "Http Json Typing Asyncio Logging9",
-        "package_name": "json_logging_service",
-        "project_slug": "typing-asyncio",
+        # 63 characters, a DNS label's limit: the slug and package derived from it are too.
+        "project_name": "Customer Billing Reconciliation Service For Enterprise Ledger99",
+        "database": "postgres",
+        "cache": "redis",
         "description": 'Ünïcödé "quoted" \\back\\slash\\ 😀 {{ not jinja }} ${{ github.token }}',
         "author_name": 'Zoë "Z" O\'Brien \\ 山田',
         "author_email": "a.b+c@example.co.uk",
