@@ -206,8 +206,10 @@ def test_an_interrupt_stops_every_job_at_once(slow_service: Path, sig: signal.Si
 
 
 def test_a_job_timeout_stops_the_job_and_fails_it(slow_service: Path) -> None:
-    # act ignores a job's timeout-minutes (act_runner.ACT_SELF_HOSTED_IGNORES): GitHub's rule
-    # is that the job is cancelled and fails, and its processes are stopped.
+    # act ignores a job's timeout-minutes (act_runner.ACT_SELF_HOSTED_IGNORES). GitHub:
+    # "The maximum number of minutes to let a job run before GitHub automatically cancels
+    # it. Default: 360" (docs.github.com, Workflow syntax for GitHub Actions, section
+    # jobs.<job_id>.timeout-minutes): the job fails, and its processes are stopped.
     workflow = slow_service / ".github/workflows/ci.yml"
     text = workflow.read_text(encoding="utf-8")
     workflow.write_text(text.replace("timeout-minutes: 5\n", "timeout-minutes: 0.05\n", 1), "utf-8")
@@ -221,7 +223,9 @@ def test_a_job_timeout_stops_the_job_and_fails_it(slow_service: Path) -> None:
 
 
 def test_a_job_allowed_to_fail_does_not_fail_the_run(broken_service: Path, tmp_path: Path) -> None:
-    # act has no job-level continue-on-error either; GitHub: the run and the needs succeed.
+    # act has no job-level continue-on-error either. GitHub: "Prevents a workflow run from
+    # failing when a job fails. Set to true to allow a workflow run to pass when this job
+    # fails." (docs.github.com, Workflow syntax, section jobs.<job_id>.continue-on-error)
     project = tmp_path / "service"
     run(["cp", "-a", str(broken_service), str(project)], tmp_path)
     workflow = project / ".github/workflows/ci.yml"
@@ -386,3 +390,112 @@ def test_parity_fails_when_publish_does_not_wait_for_a_job(
         "parity: .github/workflows/ci.yml: job `publish` publishes without waiting for "
         "security: add it to its `needs:`"
     ) in parity.stderr.splitlines()
+
+
+def with_shards(source: Path, destination: Path, *, fail_fast: bool | None) -> Path:
+    """The broken service with a second matrix axis on `test`: two entries, both failing."""
+    run(["cp", "-a", str(source), str(destination)], destination.parent)
+    workflow = destination / ".github/workflows/ci.yml"
+    text = workflow.read_text(encoding="utf-8")
+    written = "      fail-fast: false\n"  # the template's: a failed Python runs the rest
+    assert text.count(written) == 1, text
+    setting = "" if fail_fast is None else f"      fail-fast: {str(fail_fast).lower()}\n"
+    text = text.replace(written, setting, 1)
+    text = text.replace("      matrix:\n", "      matrix:\n        shard: [1, 2]\n", 1)
+    workflow.write_text(text, encoding="utf-8")
+    return destination
+
+
+def test_fail_fast_cancels_the_matrix_siblings(broken_service: Path, tmp_path: Path) -> None:
+    # act never cancels (ACT_SELF_HOSTED_IGNORES). GitHub: "If
+    # `jobs.<job_id>.strategy.fail-fast` is set to `true` or its expression evaluates to
+    # `true`, GitHub will cancel all in-progress and queued jobs in the matrix if any job in
+    # the matrix fails. This property defaults to `true`." (github/docs, data/reusables/
+    # actions/jobs/section-using-a-build-matrix-for-your-jobs-failfast.md)
+    for fail_fast, second in ((None, "cancelled"), (False, "failed")):
+        project = with_shards(
+            broken_service, tmp_path / f"fail-fast-{fail_fast}", fail_fast=fail_fast
+        )
+        document = ci_json(project, "--only", "test")
+        shards = [e for e in document["entries"] if e["job"] == "test"]
+        assert [e["result"] for e in shards] == ["failed", second], (fail_fast, shards)
+        if second == "cancelled":
+            assert shards[1]["reason"] == f"fail-fast: [{shards[0]['entry']}] failed"
+        assert document["exit_code"] == 1
+
+
+SCHEDULED_JOBS = """
+  quick:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    permissions:
+      contents: read
+    steps:
+      - run: uv run --locked invoke quick
+
+  slowpoke:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    permissions:
+      contents: read
+    steps:
+      - run: uv run --locked invoke slowpoke
+
+  after-quick:
+    needs: [quick]
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    permissions:
+      contents: read
+    steps:
+      - run: uv run --locked invoke after-quick
+"""
+SCHEDULED_TASKS = '''
+
+@ci_task()
+def quick(c: Context) -> None:
+    """Pass at once (for the scheduling test)."""
+    c.run("true")
+
+
+@ci_task()
+def slowpoke(c: Context) -> None:
+    """Take longer than quick (for the scheduling test)."""
+    c.run("sleep 20")
+
+
+@ci_task()
+def after_quick(c: Context) -> None:
+    """Run once quick has passed (for the scheduling test)."""
+    c.run("true")
+
+
+ns = Collection(quick, slowpoke, after_quick, '''
+
+
+def test_a_job_starts_when_its_own_needs_are_done_not_its_stage(
+    broken_service: Path, tmp_path: Path
+) -> None:
+    # act runs a workflow stage by stage: a job waits for every job of the stage before it
+    # (ACT_SELF_HOSTED_IGNORES). GitHub: "Use `jobs.<job_id>.needs` to identify any jobs
+    # that must complete successfully before this job will run." (github/docs, data/
+    # reusables/actions/jobs/section-using-jobs-in-a-workflow-needs.md): after-quick needs
+    # quick only, so it starts while slowpoke, of quick's stage, still runs.
+    project = tmp_path / "service"
+    run(["cp", "-a", str(broken_service), str(project)], tmp_path)
+    add_job(project, SCHEDULED_JOBS, SCHEDULED_TASKS)
+    workflow = project / ".github/workflows/ci.yml"
+    text = workflow.read_text(encoding="utf-8")
+    # add_job put the first job into publish's needs; the other two join it.
+    text = text.replace("needs: [quick, ", "needs: [quick, slowpoke, after-quick, ", 1)
+    workflow.write_text(text, encoding="utf-8")
+    invoke = str(project / ".venv/bin/invoke")
+    parity = run([invoke, "parity"], project, check=False)
+    assert "publishes without waiting" not in parity.stderr
+    document = ci_json(project, "--jobs", "2", "--only", "after-quick", "--only", "slowpoke")
+    by_job = {e["job"]: e["result"] for e in document["entries"]}
+    assert by_job["quick"] == by_job["after-quick"] == by_job["slowpoke"] == "passed", by_job
+    lines = document["output"].splitlines()
+    started = lines.index("[after-quick] started: uv run --locked invoke after-quick")
+    slow_done = next(i for i, line in enumerate(lines) if line.startswith("[slowpoke] passed"))
+    assert started < slow_done, document["output"]

@@ -534,7 +534,7 @@ def test_a_workflow_flag_names_a_file_that_exists(repository: Path) -> None:
         Path(".github/workflows/docker.yml")
     ]
     with pytest.raises(
-        Exit, match=r"-w nope\.yml: no such file in \.github/workflows \(there are ci"
+        Exit, match=r"-W nope\.yml: no such file in \.github/workflows \(there are ci"
     ):
         plan.workflow_paths(repository, "nope.yml", all_workflows=False)
     with pytest.raises(Exit, match="pass one"):
