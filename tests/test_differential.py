@@ -146,10 +146,22 @@ def condition_on_refs(w: Workflow) -> None:
     w["jobs"]["typecheck"]["if"] = "startsWith(github.ref, 'refs/tags/')"
 
 
+def pull_request_filters_met(w: Workflow) -> None:
+    """on.pull_request filters the local pull request (into main, new commits) satisfies."""
+    w["on"]["pull_request"] = {
+        "types": ["opened", "synchronize", "reopened"],
+        "branches": ["main", "releases/**"],
+    }
+
+
+def push_paths_docs_only(w: Workflow) -> None:
+    w["on"]["push"]["paths"] = ["docs/**"]
+
+
 # Each variant combines edits to different jobs, so one pair of runs checks several edits.
 VARIANTS: dict[str, tuple[Edit, ...]] = {
     "clean": (),
-    "conditions": (lint_runs_only_on_push, typecheck_always_after_test),
+    "conditions": (lint_runs_only_on_push, typecheck_always_after_test, pull_request_filters_met),
     "continue-on-error": (task_step_continues_on_error, step_timeout, labels_and_metadata),
     "defaults-and-directories": (workflow_env_and_run_defaults, step_working_directory),
     "matrix-exclude": (matrix_axis_and_exclude, other_linux_runners),
@@ -279,3 +291,36 @@ def test_a_refused_edit_is_a_failed_job_never_a_pass(
     assert entry["result"] == "failed", entry
     assert entry["reason"] in parity.stderr, (entry, parity.stderr)
     assert ours["exit_code"] == 1
+
+
+def test_where_act_is_wrong_branch_and_path_filters_follow_github(
+    broken_service: Path, tmp_path: Path
+) -> None:
+    """act runs every job for any event named under `on:`: it evaluates no branch or path
+    filter (act_runner.ACT_SELF_HOSTED_IGNORES; nektos/act pkg/model/planner.go PlanEvent
+    matches event names only), so here `invoke ci` is held to GitHub's documentation instead
+    (workflow-syntax-for-github-actions.md): `on.pull_request.branches` filters "the base
+    (target) branch", and a `paths` filter runs the workflow only "if at least one path
+    matches". A run GitHub would not make is reported not-triggered, never run or passed.
+    """
+    edits = (pull_request_filters_met, push_paths_docs_only)
+    project = variant(broken_service, tmp_path / "service", edits)
+    run(["git", "branch", "release"], project)
+    invoke = str(project / ".venv/bin/invoke")
+    expected = {
+        ("pull_request", "release"): (
+            "on.pull_request.branches: the base branch `release` matches none of "
+            "['main', 'releases/**']"
+        ),
+        # The last commit (the workflow edit) changed only .github/workflows/ci.yml.
+        ("push", "main"): "on.push.paths: no changed file matches docs/**",
+    }
+    for (event, base), rule in expected.items():
+        argv = [invoke, "ci", "--json", "--event", event, "--base", base]
+        result = run(argv, project, check=False, timeout=600)
+        document = json.loads(result.stdout)
+        assert result.returncode == 0, result.stderr
+        assert document["workflows"] == [
+            {"workflow": ".github/workflows/ci.yml", "verdict": "not-triggered", "rule": rule}
+        ]
+        assert {entry["result"] for entry in document["entries"]} == {"not-triggered"}
