@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import check_jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 from devtasks import config
@@ -284,7 +285,7 @@ def decided_event() -> Happening:
         ),
         ({"push": {"tags": ["v*"], "tags-ignore": ["x"]}}, "both tags and tags-ignore"),
         ({"pull_request": {"paths": ["a"], "paths-ignore": ["b"]}}, "both paths and paths-ignore"),
-        ({"pull_request": {"tags": ["v*"]}}, "on.pull_request.tags is not a filter GitHub allows"),
+        ({"pull_request": {"tags": ["v*"]}}, "on.pull_request.tags is refused: a pull request has"),
         ({"push": {"branches": ["v[0-9"]}}, "`[` is not closed"),
         ({"schedule": [{"cron": "0 25 * * *"}]}, "hour `25` is not within 0-23"),
         ({"schedule": [{"cron": "0 0 * *"}]}, "needs five fields"),
@@ -302,6 +303,34 @@ def test_a_trigger_github_refuses_is_refused_in_one_line(raw: dict[str, Any], pr
     _, problems = triggers.read_on(raw)
     assert len(problems) == 1, problems
     assert problem in problems[0]
+
+
+SCHEMA = Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor/github-workflows.json"
+
+
+def _properties(node: object) -> set[str]:
+    """The property names a schema node allows, through oneOf/allOf/anyOf and array items."""
+    if not isinstance(node, dict):
+        return set()
+    found = set(node.get("properties", {}))
+    for key in ("oneOf", "allOf", "anyOf"):
+        for inner in node.get(key, []):
+            found |= _properties(inner)
+    return found | _properties(node.get("items"))
+
+
+def test_every_event_and_filter_of_the_schema_is_classified() -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    events = next(
+        branch["properties"]
+        for branch in schema["properties"]["on"]["oneOf"]
+        if "properties" in branch
+    )
+    classified = {rule.key for rule in rules.KEY_RULES if rule.level is rules.Level.EVENT}
+    assert set(events) - classified == set()
+    for event in rules.LOCAL_EVENTS:
+        keys = {f"{event}.{key}" for key in _properties(events[event])}
+        assert {key for key in keys if (rules.Level.TRIGGER, key) not in rules.RULES} == set()
 
 
 def test_every_event_key_is_classified_and_an_unknown_filter_refused() -> None:
@@ -534,7 +563,7 @@ def test_a_workflow_flag_names_a_file_that_exists(repository: Path) -> None:
         Path(".github/workflows/docker.yml")
     ]
     with pytest.raises(
-        Exit, match=r"-W nope\.yml: no such file in \.github/workflows \(there are ci"
+        Exit, match=r"-w nope\.yml: no such file in \.github/workflows \(there are ci"
     ):
         plan.workflow_paths(repository, "nope.yml", all_workflows=False)
     with pytest.raises(Exit, match="pass one"):

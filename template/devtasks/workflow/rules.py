@@ -48,6 +48,9 @@ GITHUB_ONLY_EVENTS = (
     "merge_group",
     "milestone",
     "page_build",
+    "project",
+    "project_card",
+    "project_column",
     "public",
     "pull_request_review",
     "pull_request_review_comment",
@@ -153,6 +156,16 @@ KEY_RULES: tuple[KeyRule, ...] = (
         E, "workflow_dispatch.inputs", MIRRORED, "typed, with defaults, from `--input name=value`"
     ),
     KeyRule(E, "schedule.cron", MIRRORED, "validated (five fields); `--event schedule` runs it"),
+    KeyRule(E, "schedule.timezone", INERT, "when it runs; `--event schedule` runs it now"),
+    *(
+        KeyRule(
+            E,
+            f"pull_request.{key}",
+            REFUSED,
+            "a pull request has no tag, so GitHub never matches it; use branches",
+        )
+        for key in ("tags", "tags-ignore")
+    ),
     KeyRule(J, "name", INERT, "a label"),
     KeyRule(J, "permissions", INERT, "token scopes; nothing local uses the token"),
     KeyRule(J, "concurrency", INERT, "cancels superseded runs on GitHub; a local run is one run"),

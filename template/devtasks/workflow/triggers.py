@@ -308,10 +308,13 @@ def _default(
 
 def _schedule(body: object, problems: list[str]) -> Trigger:
     if not isinstance(body, list) or not all(
-        isinstance(item, dict) and set(item) == {"cron"} and isinstance(item["cron"], str)
+        isinstance(item, dict)
+        and isinstance(item.get("cron"), str)
+        and set(item) <= {"cron", "timezone"}
+        and isinstance(item.get("timezone", ""), str)
         for item in body
     ):
-        problems.append("on.schedule must be a list of `- cron: '<five fields>'`")
+        problems.append("on.schedule must be a list of `- cron: '<five fields>'` (and timezone)")
         return Trigger("schedule")
     crons = tuple(item["cron"] for item in body)
     problems.extend(f"on.schedule: {p}" for c in crons if (p := cron_problem(c)))
