@@ -43,6 +43,10 @@ PYTHON_VERSIONS = [str(v) for v in questions()["python_version"]["choices"]]
 DEFAULT_VERSION = str(questions()["python_version"]["default"])
 UV_VERSION = str(questions()["uv_version"]["default"])
 PROBES = ("/health", "/live", "/ready", "/metrics")
+# Stages that only name an image (no instruction of their own), and the one built elsewhere.
+IMAGE_ONLY_STAGES = ("runner",)
+RUNNABLE_STAGES = ("base", "dev", "ci", "prod")
+USER_ID = "10001"
 # What an image built in GitHub Actions would read; the tests build as a developer would.
 CI_ENVIRONMENT = ("GITHUB_", "ACTIONS_", "RUNNER_")
 SERVICE_ENV = ("PYTHON_IMAGE",)
@@ -153,8 +157,10 @@ def built(render: Callable[[str], Service]) -> Callable[[str], Service]:
                 "VERSION": "0.1.0",
                 "CREATED": "2026-01-01T00:00:00Z",
             }
+            # runner (ci plus every CI tool) is tests/test_in_container.py's.
             for stage in stages(rendered.project):
-                build(rendered.project, stage, rendered.image(stage), args)
+                if stage not in IMAGE_ONLY_STAGES:
+                    build(rendered.project, stage, rendered.image(stage), args)
             done.add(python_version)
         return rendered
 
@@ -179,9 +185,11 @@ def service_env(service: Service, **extra: str) -> dict[str, str]:
 def test_every_stage_builds(built: Callable[[str], Service], python_version: str) -> None:
     service = built(python_version)
     # `python` and `uv` are the images it starts from, plain FROM lines Dependabot can bump.
-    expected = ["python", "uv", "base", "deps", "build", "devdeps", "dev", "ci", "prod"]
+    expected = ["python", "uv", "base", "deps", "build", "devdeps", "dev", "ci", "runner", "prod"]
     assert stages(service.project) == expected
     for stage in expected:
+        if stage in IMAGE_ONLY_STAGES:
+            continue
         image = inspect("image", service.image(stage))
         assert image["Os"] == "linux", stage
 
@@ -270,6 +278,64 @@ def test_prod_labels_carry_the_revision(default_service: Service) -> None:
     assert labels["org.opencontainers.image.created"] == "2026-01-01T00:00:00Z"
     assert labels["org.opencontainers.image.title"] == "my-service"
     assert labels["org.opencontainers.image.source"] == "https://github.com/example-org/my-service"
+    assert labels["org.opencontainers.image.description"] == "A FastAPI service"
+
+
+@pytest.mark.parametrize("stage", RUNNABLE_STAGES)
+def test_every_stage_runs_as_the_named_non_root_user(default_service: Service, stage: str) -> None:
+    image = default_service.image(stage)
+    assert docker("run", "--rm", image, "whoami").strip() == "appuser"
+    ids = docker("run", "--rm", image, "sh", "-c", "id -un; id -u; id -g; echo $HOME").split()
+    assert ids == ["appuser", USER_ID, USER_ID, "/home/appuser"]
+
+
+def test_ci_reports_come_out_with_docker_create_and_cp(
+    default_service: Service, tmp_path: Path
+) -> None:
+    # The teams' recipe, as written: the container is created, never run.
+    name = f"shipshape-reports-{os.getpid()}"
+    docker("create", "--name", name, default_service.image("ci"))
+    try:
+        docker("cp", f"{name}:/app/coverage.xml", str(tmp_path))
+        docker("cp", f"{name}:/app/reports/junit.xml", str(tmp_path))
+    finally:
+        docker("rm", name, check=False)
+    coverage = (tmp_path / "coverage.xml").read_text(encoding="utf-8")
+    assert "<coverage " in coverage
+    assert "<source>/app</source>" in coverage
+    assert 'filename="src/my_service/app.py"' in coverage
+    junit = (tmp_path / "junit.xml").read_text(encoding="utf-8")
+    assert 'failures="0"' in junit
+    assert 'errors="0"' in junit
+
+
+def test_labels_from_github_style_build_args(default_service: Service) -> None:
+    image = default_service.image("prod-github-args")
+    build(
+        default_service.project,
+        "prod",
+        image,
+        {"GITHUB_SHA": "f" * 40, "BUILD_DATE": "2026-02-03T04:05:06Z"},
+    )
+    try:
+        labels = inspect("image", image)["Config"]["Labels"]
+        assert labels["org.opencontainers.image.revision"] == "f" * 40
+        assert labels["org.opencontainers.image.created"] == "2026-02-03T04:05:06Z"
+        assert labels["org.opencontainers.image.description"] == "A FastAPI service"
+        env = inspect("image", image)["Config"]["Env"]
+        assert f"{default_service.env_prefix}GIT_REVISION={'f' * 40}" in env
+    finally:
+        docker("image", "rm", image, check=False)
+
+
+def test_the_image_passes_arguments_that_are_no_command_to_the_service(
+    default_service: Service,
+) -> None:
+    image = default_service.image("prod")
+    result = run(["docker", "run", "--rm", image, "--help"], default_service.project, timeout=60)
+    assert result.stdout.startswith("usage: python -m my_service"), result.stdout
+    # A command runs as given (the teams' `docker run --rm IMAGE du -sh /app`).
+    assert docker("run", "--rm", image, "du", "-sh", "/app").split()[-1] == "/app"
 
 
 def test_ci_image_runs_the_test_suite_green(default_service: Service) -> None:
@@ -312,17 +378,25 @@ def test_prod_compose_stack_is_locked_down(default_service: Service) -> None:
         assert http_get(port, "/ready")[0] == 200
 
 
-def test_dev_compose_reloads_an_edited_source_file_without_a_rebuild(
+def test_dev_compose_reloads_runs_the_tests_beside_and_leaves_files_to_the_developer(
     default_service: Service,
 ) -> None:
     service = default_service
-    env = service_env(service, **{f"{service.env_prefix}DEBUG_PORT": str(free_port())})
+    prefix = service.env_prefix
+    # A developer's uid and gid on Linux, which the mounted folders belong to.
+    developer = {f"{prefix}UID": "4321", f"{prefix}GID": "4321"}
+    env = service_env(service, **{f"{prefix}DEBUG_PORT": str(free_port())}, **developer)
     port = int(env[f"{service.env_prefix}HOST_PORT"])
     files = ["compose.yaml", "compose.dev.yaml"]
     routes = service.project / "src" / service.package / "routes.py"
     original = routes.read_text(encoding="utf-8")
     name = f"shipshape-dev-{os.getpid()}"
+    mounted = [service.project / "src", service.project / "tests"]
+    owners = {path: (path.stat().st_uid, path.stat().st_gid) for path in mounted}
+    written = service.project / "tests" / "written-in-the-container"
     try:
+        for path in mounted:
+            run(["chown", "-R", "4321:4321", str(path)], service.project)
         with compose_stack(service.project, files, name, env, ["--build"]) as compose:
             container_id = run(
                 [*compose, "ps", "--quiet", "app"], service.project, env=env
@@ -346,8 +420,28 @@ def test_dev_compose_reloads_an_edited_source_file_without_a_rebuild(
                 30,
                 "debugpy listening",
             )
+            # The suite beside the reloading server (the edit undone): it ends, and passes.
+            routes.write_text(original, encoding="utf-8")
+            tests = run(
+                [*compose, "exec", "-T", "app", "pytest", "-q", "-p", "no:cacheprovider"],
+                service.project,
+                env=env,
+                timeout=300,
+            )
+            assert " passed" in tests.stdout.strip().splitlines()[-1], tests.stdout
+            user = run([*compose, "exec", "-T", "app", "id", "-un"], service.project, env=env)
+            assert user.stdout.strip() == "appuser"
+            run(
+                [*compose, "exec", "-T", "app", "touch", f"/app/tests/{written.name}"],
+                service.project,
+                env=env,
+            )
+            assert (written.stat().st_uid, written.stat().st_gid) == (4321, 4321)
     finally:
         routes.write_text(original, encoding="utf-8")
+        written.unlink(missing_ok=True)
+        for path, (uid, gid) in owners.items():
+            run(["chown", "-R", f"{uid}:{gid}", str(path)], service.project)
 
 
 # --- the generated service's own `invoke docker` ------------------------------------------
@@ -369,6 +463,8 @@ def test_invoke_docker_builds_tests_probes_and_cleans_up(default_service: Servic
     tag = f"ghcr.io/example-org/my-service:sha-{default_service.revision[:7]}"
     labels = inspect("image", tag)["Config"]["Labels"]
     assert labels["org.opencontainers.image.revision"] == default_service.revision
+    for report in ("coverage-ci-image.xml", "junit-ci-image.xml"):
+        assert (project / "reports" / report).stat().st_size > 0, report
     leftovers = docker("ps", "--all", "--quiet", f"--filter=ancestor={tag}")
     assert not leftovers.strip(), "invoke docker left containers behind"
 
