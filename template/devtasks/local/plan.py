@@ -93,6 +93,8 @@ class Event:
     compared: str = ""
     changed: tuple[str, ...] = ()
     uncommitted: tuple[str, ...] = ()
+    # Why the changed files are unknown (a --base git does not have), or "".
+    changes_problem: str = ""
     # workflow_dispatch inputs, typed (bool, float, str) with defaults applied, for the
     # workflow being run: the expression context's `inputs.*` and `github.event.inputs.*`.
     inputs: Mapping[str, triggers.Value] = field(default_factory=dict)
@@ -150,6 +152,7 @@ def local_event(  # noqa: PLR0913 - each a flag of `invoke ci`
         compared=found.compared,
         changed=found.counted(include_uncommitted=include_uncommitted),
         uncommitted=found.uncommitted,
+        changes_problem=found.problem,
     )
     if name == "pull_request":
         return dataclasses.replace(
@@ -570,7 +573,7 @@ def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow
 def workflow_paths(root: Path, workflow: str, *, all_workflows: bool) -> list[Path]:
     """The workflow files a run considers: ci.yml, the one `-W` names, or every one."""
     if workflow and all_workflows:
-        message = "ci: -W/--workflow names one workflow, --all-workflows every one: pass one"
+        message = "ci: -w/--workflow names one workflow, --all-workflows every one: pass one"
         raise Exit(message, code=1)
     if all_workflows:
         return reader.workflow_paths(root)
@@ -581,7 +584,7 @@ def workflow_paths(root: Path, workflow: str, *, all_workflows: bool) -> list[Pa
     found = next((path for path in candidates if (root / path).is_file()), None)
     if found is None or found.parent != rules.WORKFLOWS:
         names = ", ".join(path.name for path in reader.workflow_paths(root))
-        message = f"ci: -W {workflow}: no such file in {rules.WORKFLOWS} (there are {names})"
+        message = f"ci: -w {workflow}: no such file in {rules.WORKFLOWS} (there are {names})"
         raise Exit(message, code=1)
     return [found]
 
@@ -616,6 +619,13 @@ def choose(  # noqa: PLR0913 - what decides which workflows run
     chosen = []
     for path in paths:
         workflow = read_workflow(root, path, settings, tasks)
+        trigger = workflow.triggers.get(event.name)
+        if (
+            event.changes_problem
+            and trigger
+            and (trigger.paths, trigger.paths_ignore) != (None, None)
+        ):
+            raise Exit(event.changes_problem, code=1)
         decision = triggers.decide(workflow.triggers, event.happening())
         given = event
         if decision.runs:
