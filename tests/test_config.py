@@ -22,10 +22,16 @@ from helpers import run
         (
             {"fast": True},
             (
-                "[tool.shipshape] has unknown key(s) fast; known: default-branch, image, "
-                "post-actions, probe-paths, probe-timeout-seconds, security, setup-actions"
+                "[tool.shipshape] has unknown key(s) fast; known: changes, default-branch, "
+                "image, post-actions, probe-paths, probe-timeout-seconds, security, setup-actions"
             ),
         ),
+        (
+            {"changes": {"back end": ["src/**"]}},
+            'changes = {"back end": ["src/**"]}: group \'back end\' must be an output',
+        ),
+        ({"changes": {"docs": []}}, "changes = {\"docs\": []}: group 'docs' names no paths"),
+        ({"changes": {"docs": "docs/**"}}, 'changes docs = "docs/**": must be a list'),
         ({"default-branch": "a b"}, '[tool.shipshape] default-branch = "a b": must be a branch'),
         ({"image": "Org/Name"}, '[tool.shipshape] image = "Org/Name": must be a lower-case'),
         ({"image": 5}, "[tool.shipshape] image = 5: should be a valid string"),

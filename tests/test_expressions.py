@@ -399,3 +399,35 @@ def test_masking_covers_each_line_of_a_multi_line_secret() -> None:
     mask = values.Masker(["first-line\nsecond-line", ""])
     assert mask("a first-line b second-line") == "a *** b ***"
     assert mask("nothing secret") == "nothing secret"
+
+
+CODECOV = f"codecov/codecov-action@{SHA}"
+AWS = f"aws-actions/configure-aws-credentials@{SHA}"
+
+
+@pytest.mark.parametrize(("fail_ci_if_error", "result"), [("true", "failed"), ("false", "passed")])
+def test_codecov_checks_its_comma_separated_files_as_the_action_fails_on_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_ci_if_error: str, result: str
+) -> None:
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/coverage-unit.xml").write_text("<coverage/>", encoding="utf-8")
+    job = task_job("ok")
+    job["steps"].insert(1, {"uses": AWS, "with": {"role-to-assume": "arn:aws:iam::1:role/ci"}})
+    job["steps"].append(
+        {
+            "uses": CODECOV,
+            "with": {
+                "token": "${{ secrets.CODECOV_TOKEN }}",
+                "files": "reports/coverage-unit.xml,reports/coverage-integration.xml",
+                "flags": "unit,integration",
+                "fail_ci_if_error": fail_ci_if_error,
+            },
+        }
+    )
+    document, log = ci_run(tmp_path, monkeypatch, {"coverage": job})
+    (entry,) = document["entries"]
+    assert entry["result"] == result, entry
+    if result == "failed":
+        assert "codecov-action finds no reports/coverage-integration.xml" in entry["reason"]
+        assert "coverage-unit" not in entry["reason"]
+    assert "aws-actions/configure-aws-credentials logs in on GitHub; locally it does" in log

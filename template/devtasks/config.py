@@ -21,6 +21,8 @@ from invoke.exceptions import Exit
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StrictFloat
 from pydantic import StrictStr as Text
 
+from devtasks.workflow import globs
+
 PYPROJECT = Path("pyproject.toml")
 TABLE = ("tool", "shipshape")
 PINNED_ACTION = re.compile(r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+)@([0-9a-f]{40})$")
@@ -32,6 +34,7 @@ BUILTIN_POST_ACTIONS: Mapping[str, str] = {
 }
 OSV_URL = "https://api.osv.dev"
 FINDING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 class ConfigError(Exit):
@@ -82,6 +85,21 @@ def _probe_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
         message = 'must be absolute URL paths, e.g. ["/health", "/live"]'
         raise ValueError(message)
     return paths
+
+
+def _change_groups(groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Group names that are output names, each with path patterns GitHub's filters accept."""
+    for name, patterns in groups.items():
+        if not OUTPUT_NAME.fullmatch(name):
+            message = f"group {name!r} must be an output name (letters, digits, _ and -)"
+            raise ValueError(message)
+        if not patterns:
+            message = f"group {name!r} names no paths"
+            raise ValueError(message)
+        if problems := globs.check(patterns):
+            message = f"group {name!r}: {problems[0]}"
+            raise ValueError(message)
+    return groups
 
 
 def _a_date(value: object) -> dt.date:
@@ -176,6 +194,10 @@ class Config(_Table):
     # Extra actions that publish a task's files after its task step: action -> path input.
     post_actions: dict[Text, Text] = Field(default_factory=dict)
     security: Security = Field(default_factory=Security)
+    # `invoke changes`: group name -> path patterns; one "true"/"false" output per group.
+    changes: Annotated[dict[Text, tuple[Text, ...]], AfterValidator(_change_groups)] = Field(
+        default_factory=dict
+    )
 
     @property
     def all_post_actions(self) -> dict[str, str]:

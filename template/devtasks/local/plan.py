@@ -385,7 +385,7 @@ def plan_entry(
         context=context,
         script=script,
         shell=shell,
-        env={"CI": "true", **env},
+        env={"CI": "true", **values.runner_variables(run), **env},
         cwd=root / directory if directory else root,
         timeout_seconds=minutes * 60,
         step_continues=step_continues,

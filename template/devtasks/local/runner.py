@@ -152,6 +152,8 @@ class Run:
         assert process.stdout is not None  # noqa: S101 - started with a pipe
         grouped = self.parallel > 1
         for raw in iter(process.stdout.readline, b""):
+            if sink.closed:  # the entry is over: an escaped grandchild's output is not its log
+                return
             line = self.mask(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
             sink.write(line.encode("utf-8") + b"\n")
             # A progress bar redraws with \r: the line is what was drawn last.
@@ -202,7 +204,10 @@ class Run:
                 output=subprocess.PIPE,
             )
             task.pid, task.started = process.pid, time.monotonic()
-            pump = threading.Thread(target=self._pump, args=(task, process, output, last))
+            # A daemon: a grandchild that escaped the group must not keep `invoke ci` alive.
+            pump = threading.Thread(
+                target=self._pump, args=(task, process, output, last), daemon=True
+            )
             pump.start()
             timed_out = False
             try:
@@ -213,7 +218,7 @@ class Run:
                 code = process.wait()
             finally:
                 self.processes.finished(process)
-            # A daemon that left the process group may hold the pipe: do not wait for it.
+            # Such a grandchild may hold the pipe open: do not wait for it.
             pump.join(timeout=GRACE_SECONDS)
         if grouped:
             text = output_path.read_text(encoding="utf-8", errors="replace").rstrip()
@@ -248,13 +253,14 @@ class Run:
             context = self._scope(Location.STEP_IF, planned, steps, succeeded=succeeded)
             if not expressions.condition(post.if_, context):
                 continue
-            if rule.name == "actions/upload-artifact" and (
-                str(post.with_.get("if-no-files-found", "warn")) != "error"
-            ):
-                continue
             inputs = self._scope(Location.STEP_WITH, planned, steps, succeeded=succeeded)
+            if rule.fails_when is not None:
+                key, value = rule.fails_when
+                given = expressions.substitute(model.text_of(post.with_.get(key, "")), inputs)
+                if given.strip().casefold() != value:
+                    continue  # the action only warns about missing files
             raw = expressions.substitute(str(post.with_.get(rule.path_input, "")), inputs)
-            wanted = [line.strip() for line in raw.splitlines() if line.strip()]
+            wanted = [p.strip() for p in raw.split(rule.path_separator) if p.strip()]
             missing = [
                 path
                 for path in wanted
@@ -373,17 +379,29 @@ class Run:
         outcomes = self.outcomes.get(job_id, [])
         return bool(outcomes) and all(o.result.succeeded for o in outcomes)
 
-    def _plan_job(self, job: model.Job) -> None:
-        """Decide the job's `if:`, queue its runnable entries, record the rest."""
-        needs = values.needs_values(job, self.finished())
-        entries = [plan_entry(self.scene, entry, needs) for entry in job.entries()]
-        gate = job_gate(job, self.scene.event, self._succeeded, self.selection, needs=needs)
-        if gate.runs and job.environment is not None:
+    def _say_what_stays_github(self, job: model.Job) -> None:
+        """One line for each part of a starting job that only GitHub does: logins, approvals."""
+        for setup in job.steps:
+            rule = self.actions.get(setup.action or "")
+            if rule is not None and rule.logs_in:
+                self._say(
+                    f"[{job.id}] {rule.name} logs in on GitHub; locally it does nothing: "
+                    "the task uses this machine's own credentials"
+                )
+        if job.environment is not None:
             self._say(
                 f"[{job.id}] environment `{job.environment.name}`: its protection rules "
                 "(required reviewers, wait timer, deployment branches) are GitHub's, "
                 "not enforced locally"
             )
+
+    def _plan_job(self, job: model.Job) -> None:
+        """Decide the job's `if:`, queue its runnable entries, record the rest."""
+        needs = values.needs_values(job, self.finished())
+        entries = [plan_entry(self.scene, entry, needs) for entry in job.entries()]
+        gate = job_gate(job, self.scene.event, self._succeeded, self.selection, needs=needs)
+        if gate.runs:
+            self._say_what_stays_github(job)
         decided: list[Outcome] = []
         if not gate.selected:
             decided = [p.outcome(Result.NOT_SELECTED, reason=gate.reason) for p in entries]

@@ -48,6 +48,18 @@ def run_values(
     )
 
 
+# The runner's default variables a task may read, from the github context.
+RUNNER_VARIABLES = ("event_name", "ref", "ref_name", "ref_type", "base_ref", "head_ref", "actor")
+
+
+def runner_variables(run: contexts.Values) -> dict[str, str]:
+    """`GITHUB_EVENT_NAME`, `GITHUB_REF`, `GITHUB_BASE_REF`... as the runner sets them."""
+    return {
+        f"GITHUB_{name.upper()}": expressions.text_of(run.github.get(name))
+        for name in RUNNER_VARIABLES
+    }
+
+
 # needs.<job>.result as GitHub reports it, from the results of the job's entries.
 def result_of(results: Iterable[str]) -> str:
     """`success`, `failure`, `cancelled` or `skipped` for a job from its entries' results.

@@ -342,7 +342,11 @@ class _Reader:
             if kind is None:
                 self.refuse(job.id, f"{where} input `{key}` is not one parity knows")
             elif kind is KeyClass.REFUSED:
-                self.refuse(job.id, f"{where} input `{key}` is refused: it changes the checkout")
+                self.refuse(
+                    job.id,
+                    f"{where} input `{key}` is refused: it changes what the action does in a "
+                    "way `invoke ci` cannot check; leave it out",
+                )
         if rule.role is Role.SETUP and step.if_ is not None:
             self.refuse(job.id, f"{where}: setup steps run unconditionally (no `if:`)")
         if step.continue_on_error:
