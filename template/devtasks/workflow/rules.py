@@ -439,6 +439,28 @@ ACTIONS: tuple[ActionRule, ...] = (
         host_tool="Trivy",
     ),
     ActionRule(
+        "helm/kind-action",
+        Role.SETUP,
+        {
+            "version": INERT,
+            "node_image": INERT,
+            "config": INERT,
+            "wait": INERT,
+            "verbosity": INERT,
+            "kubectl_version": INERT,  # `invoke k8s` runs the locked kubectl of the venv
+            "ignore_failed_clean": INERT,
+            "cloud_provider": INERT,
+            "registry": INERT,
+            "registry_name": INERT,
+            "registry_port": INERT,
+            "registry_enable_delete": INERT,
+            "cluster_name": REFUSED,  # `invoke k8s` applies to kind-chart-testing only
+            "install_only": REFUSED,  # no cluster: the cluster part would be skipped in CI too
+        },
+        "a kind cluster for `invoke k8s`, which applies only to its context (kind-chart-testing);"
+        " locally there is none, and the task skips its cluster part saying so",
+    ),
+    ActionRule(
         "sigstore/cosign-installer",
         Role.SETUP,
         {"cosign-release": MIRRORED},
