@@ -152,6 +152,8 @@ class Run:
         assert process.stdout is not None  # noqa: S101 - started with a pipe
         grouped = self.parallel > 1
         for raw in iter(process.stdout.readline, b""):
+            if sink.closed:  # the entry is over: an escaped grandchild's output is not its log
+                return
             line = self.mask(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
             sink.write(line.encode("utf-8") + b"\n")
             # A progress bar redraws with \r: the line is what was drawn last.
@@ -202,7 +204,10 @@ class Run:
                 output=subprocess.PIPE,
             )
             task.pid, task.started = process.pid, time.monotonic()
-            pump = threading.Thread(target=self._pump, args=(task, process, output, last))
+            # A daemon: a grandchild that escaped the group must not keep `invoke ci` alive.
+            pump = threading.Thread(
+                target=self._pump, args=(task, process, output, last), daemon=True
+            )
             pump.start()
             timed_out = False
             try:
@@ -213,7 +218,7 @@ class Run:
                 code = process.wait()
             finally:
                 self.processes.finished(process)
-            # A daemon that left the process group may hold the pipe: do not wait for it.
+            # Such a grandchild may hold the pipe open: do not wait for it.
             pump.join(timeout=GRACE_SECONDS)
         if grouped:
             text = output_path.read_text(encoding="utf-8", errors="replace").rstrip()
