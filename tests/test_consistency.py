@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from devtasks import dockerfile
 from devtasks.checks import seal
 
 from helpers import ROOT, copy_project, questions, run
@@ -131,3 +132,26 @@ def test_template_repo_obeys_parity() -> None:
 
 def test_the_devtasks_seal_is_current() -> None:
     assert seal.check() == [], "template/devtasks changed: run `uv run invoke seal`"
+
+
+def test_one_user_id_in_the_dockerfile_and_the_dev_compose_file(default_project: Path) -> None:
+    text = (default_project / "Dockerfile").read_text(encoding="utf-8")
+    created = re.search(
+        r"groupadd --gid (\d+) (\w+) .*useradd --uid (\d+) --gid (\w+)", text, re.DOTALL
+    )
+    assert created is not None, "the base stage creates no user"
+    gid, group, uid, user_group = created.groups()
+    assert (group, user_group) == ("appuser", "appuser")
+    ids = f"{uid}:{gid}"
+    users = {s.name: s.user[2] for s in dockerfile.read(default_project).stages if s.user}
+    # Every USER the stages end with (dev's with its build args' defaults) is that user.
+    assert set(users.values()) == {ids}, users
+    assert re.findall(r"^ARG APP_(?:UID|GID)=(\d+)$", text, re.MULTILINE) == [uid, gid]
+    dev = yaml.safe_load((default_project / "compose.dev.yaml").read_text(encoding="utf-8"))
+    for service in dev["services"].values():
+        if "build" in service:
+            args = service["build"]["args"]
+            assert args == {
+                "APP_UID": f"${{MY_SERVICE_UID:-{uid}}}",
+                "APP_GID": f"${{MY_SERVICE_GID:-{gid}}}",
+            }
