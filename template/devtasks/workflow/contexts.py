@@ -68,7 +68,7 @@ SUPPLIED = frozenset({"github", "needs", "matrix", "env", "vars", "secrets", "in
 # The github properties `invoke ci` sets for the local event; any other would be null here
 # and something else on GitHub, so reading it is refused.
 GITHUB_PROPERTIES = frozenset(
-    {"event_name", "ref", "ref_name", "ref_type", "base_ref", "head_ref", "event"}
+    {"event_name", "ref", "ref_name", "ref_type", "base_ref", "head_ref", "event", "actor"}
 )
 
 
