@@ -249,7 +249,7 @@ def test_the_service_is_a_layer_of_its_own_on_top_of_the_dependencies(
     layers = [json.loads(line) for line in history.splitlines()]
     copies = [layer for layer in layers if layer["CreatedBy"].startswith("COPY ")]
     assert [layer["CreatedBy"].split(" #")[0] for layer in copies] == [
-        "COPY /project/ /",
+        "COPY /tmp/project/ /",
         "COPY /app/.venv /app/.venv",
     ]
     service_layer = copies[0]["Size"]
