@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from devtasks.jobs.outputs import output_lines, set_outputs
-from devtasks.local import runner, values
+from devtasks.local import plan, runner, values
 from devtasks.local.file_commands import FileCommandError, parse_outputs
 from devtasks.workflow import contexts, expressions
 from devtasks.workflow.contexts import Location
@@ -293,10 +293,17 @@ def task_job(task: str, **keys: Any) -> dict[str, Any]:
 
 
 def ci_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: dict[str, Any]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    jobs: dict[str, Any],
+    *,
+    event: str = "push",
+    inputs: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """`invoke ci --json --event push` on these jobs: the JSON document and the job log."""
-    document = {"on": {"push": None, "pull_request": None}, "jobs": jobs}
+    """`invoke ci --json --event <event>` on these jobs: the JSON document and the job log."""
+    dispatch = {"inputs": {"deploy": {"type": "boolean", "default": False}}}
+    on = {"push": None, "pull_request": None, "workflow_dispatch": dispatch}
+    document = {"on": on, "jobs": jobs}
     workflow = tmp_path / ".github/workflows/ci.yml"
     workflow.parent.mkdir(parents=True)
     workflow.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
@@ -312,7 +319,8 @@ def ci_run(
         monkeypatch.setattr("sys.stdout", out)
         monkeypatch.setattr("sys.stderr", err)
         with contextlib.suppress(Exit):
-            runner.run_ci(tmp_path, event_name="push", as_json=True)
+            asked = plan.Asked(inputs=inputs or {})
+            runner.run_ci(tmp_path, event_name=event, as_json=True, asked=asked)
     return json.loads(stdout.read_text()), stderr.read_text() + stdout.read_text()
 
 
@@ -431,3 +439,15 @@ def test_codecov_checks_its_comma_separated_files_as_the_action_fails_on_them(
         assert "codecov-action finds no reports/coverage-integration.xml" in entry["reason"]
         assert "coverage-unit" not in entry["reason"]
     assert "aws-actions/configure-aws-credentials logs in on GitHub; locally it does" in log
+
+
+@pytest.mark.parametrize(("given", "result"), [("true", "passed"), ("false", "skipped")])
+def test_dispatch_inputs_are_readable_as_inputs_and_github_event_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, result: str
+) -> None:
+    condition = "inputs.deploy && github.event.inputs.deploy == true"
+    jobs = {"deploy": task_job("ok", **{"if": condition})}
+    document, _ = ci_run(
+        tmp_path, monkeypatch, jobs, event="workflow_dispatch", inputs={"deploy": given}
+    )
+    assert results(document) == {"deploy": result}

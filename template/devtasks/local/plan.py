@@ -315,7 +315,7 @@ class Scene:
 
 def event_values(event: Event) -> contexts.Values:
     """The run-wide contexts for a local event: github from it, inputs it was given."""
-    return values.run_values(event.values(), getattr(event, "inputs", None) or {})
+    return values.run_values(event.values(), event.inputs)
 
 
 def _setups(
