@@ -451,3 +451,30 @@ def test_dispatch_inputs_are_readable_as_inputs_and_github_event_inputs(
         tmp_path, monkeypatch, jobs, event="workflow_dispatch", inputs={"deploy": given}
     )
     assert results(document) == {"deploy": result}
+
+
+def test_the_dry_run_leaves_an_if_on_outputs_to_the_run_and_masks_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", "s3cr3t-value")
+    jobs = {
+        "changes": task_job("changes", outputs={"backend": "${{ steps.task.outputs.backend }}"}),
+        "backend": task_job(
+            "show",
+            needs="changes",
+            env={"DEPLOY_TOKEN": "${{ secrets.DEPLOY_TOKEN }}"},
+            **{"if": "needs.changes.outputs.backend == 'true'"},
+        ),
+    }
+    document = {"on": {"push": None, "pull_request": None}, "jobs": jobs}
+    workflow = tmp_path / ".github/workflows/ci.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    (tmp_path / ".python-version").write_text("3.13\n", encoding="utf-8")
+    plan.print_plan(tmp_path, "push", "", as_json=True)
+    out = capsys.readouterr().out
+    assert "s3cr3t-value" not in out
+    rows = {row["job"]: row for row in json.loads(out)["entries"]}
+    assert rows["backend"]["plan"].endswith("is decided once changes ran)"), rows
+    assert rows["backend"]["env"]["DEPLOY_TOKEN"] == values.MASK
