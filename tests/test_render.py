@@ -78,6 +78,18 @@ def test_nothing_unrendered_is_left(default_project: Path) -> None:
             assert not jinja.search(text), f"{path} holds unrendered Jinja"
 
 
+def test_every_service_lists_its_settings_and_registers_its_markers(
+    default_project: Path,
+) -> None:
+    # .env.* is ignored for secrets; the example must still be committed.
+    assert (default_project / ".env.example").is_file()
+    ignored = run(["git", "check-ignore", "--quiet", ".env.example"], default_project, check=False)
+    assert ignored.returncode == 1, ".env.example is git-ignored in the service"
+    pyproject = tomllib.loads((default_project / "pyproject.toml").read_text(encoding="utf-8"))
+    markers = pyproject["tool"]["pytest"]["ini_options"]["markers"]
+    assert {marker.split(":")[0] for marker in markers} >= {"integration", "e2e"}
+
+
 def test_answers_file_records_answers_and_not_derived_values(default_project: Path) -> None:
     answers = yaml.safe_load((default_project / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert answers["_src_path"]
