@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -304,7 +305,7 @@ def probe(port: int, path: str, attempts: int = 30) -> None:
         try:
             url = f"http://127.0.0.1:{port}{path}"
             with urllib.request.urlopen(url, timeout=3) as response:
-                if response.status == 200:
+                if response.status == HTTPStatus.OK:
                     return
         except OSError:
             pass

@@ -48,7 +48,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         if pattern.startswith("**", index):
             index += 2
             # `**/` after a folder boundary also matches no folder at all.
-            at_boundary = index == 2 or pattern[index - 3] == "/"
+            at_boundary = index == len("**") or pattern[index - 3] == "/"
             if at_boundary and pattern.startswith("/", index):
                 atoms.append("(?:.*/)?")
                 index += 1
