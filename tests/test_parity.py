@@ -378,7 +378,7 @@ DRIFTS: list[tuple[Drift, str]] = [
     (dockerfile_python, r"Dockerfile:\d+: names Python 3\.12; \.python-version says 3\.13"),
     (dockerfile_from, r"Dockerfile:\d+: names Python 3\.12; \.python-version says 3\.13"),
     (dockerfile_uv, r"Dockerfile:\d+: names uv 0\.13\.8; pyproject\.toml requires 0\.13\.9"),
-    (devtasks_edited, r"devtasks/runner\.py: edited; devtasks/ is sealed: instead, change"),
+    (devtasks_edited, r"devtasks/local/runner\.py: edited; devtasks/ is sealed: instead, change"),
     (devtasks_added, r"devtasks/extra\.py: added to the sealed devtasks/"),
     (unknown_setting, r"pyproject\.toml: \[tool\.shipshape\] has unknown key\(s\) fast"),
     (publish_misses_a_job, r"job `publish` publishes without waiting for security: add it to"),
