@@ -6,6 +6,7 @@ combination (module-scoped, read-only but for the mutation test, which restores 
 """
 
 import itertools
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +60,21 @@ def test_every_combination_renders_and_none_renders_nothing_of_it(
     prod = {p.name for p in (tmp_path / MANIFESTS / "overlays/prod").iterdir()}
     # Postgres itself is never shipped for production.
     assert not any("postgres" in name for name in prod)
+
+
+def test_a_package_name_a_kubernetes_dependency_takes_is_refused(tmp_path: Path) -> None:
+    message = "package_name 'checkov' is taken by a dependency that kubernetes=kustomize brings"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        copier.run_copy(
+            str(ROOT),
+            tmp_path / "service",
+            data={"package_name": "checkov", "kubernetes": "kustomize"},
+            defaults=True,
+            unsafe=True,
+            vcs_ref="HEAD",
+            quiet=True,
+        )
+    assert not (tmp_path / "service").exists()
 
 
 @pytest.fixture(scope="module")

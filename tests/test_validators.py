@@ -62,6 +62,8 @@ BAD_ANSWERS = [
     # answers: tests/test_backing.py has them.
     ("database", "mysql", "Invalid choice for 'database'"),
     ("cache", "memcached", "Invalid choice for 'cache'"),
+    # Its package_name branch needs two answers too: tests/test_kubernetes.py has it.
+    ("kubernetes", "helm", "Invalid choice for 'kubernetes'"),
 ]
 IDS = [f"{question}={value[:12]!r}" for question, value, _ in BAD_ANSWERS]
 # The first bad answer to each question, on the command line too: the message is the last
