@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import shlex
 import stat
 from pathlib import Path
 from typing import Any
@@ -407,6 +408,14 @@ def test_masking_covers_each_line_of_a_multi_line_secret() -> None:
     mask = values.Masker(["first-line\nsecond-line", ""])
     assert mask("a first-line b second-line") == "a *** b ***"
     assert mask("nothing secret") == "nothing secret"
+
+
+def test_masking_covers_a_secret_in_a_failing_commands_quoted_line() -> None:
+    # devtasks' `run` reports a failure as `shlex.join(argv)`, which splits a quote apart.
+    mask = values.Masker(["s3cr'et val"])
+    line = shlex.join(["sh", "-c", "echo s3cr'et val >&2; exit 3"])
+    assert "s3cr" not in mask(line), mask(line)
+    assert mask(line) == "sh -c 'echo *** >&2; exit 3'"
 
 
 CODECOV = f"codecov/codecov-action@{SHA}"

@@ -4,6 +4,7 @@ Fast tier. The model must know every key the GitHub workflow schema allows, eval
 expressions it accepts the way GitHub does, and expand matrices exactly like GitHub.
 """
 
+import dataclasses
 import io
 import json
 import re
@@ -736,3 +737,23 @@ def test_inert_keys_change_neither_the_verdict_nor_the_plan(
         }[level]
         target[key] = value
     assert plans(edited) == before
+
+
+@pytest.mark.parametrize(
+    ("condition", "reason"),
+    [
+        # No status function: GitHub implies `success() &&`, so the failed need decided it.
+        ("github.event_name == 'push'", "needs build, which did not succeed"),
+        # An explicit status function replaces the implied one: the expression decided it.
+        ("success() && github.event_name == 'push'", "if: `success() && github.event_name"),
+    ],
+)
+def test_a_job_skipped_by_a_failed_need_says_so_whatever_its_if(
+    tmp_path: Path, condition: str, reason: str
+) -> None:
+    path = write_workflow(tmp_path, workflow({"build": job(), "ship": job(needs=["build"])}))
+    parsed = reader.read(tmp_path, path, SETTINGS)
+    ship = dataclasses.replace(parsed.jobs["ship"], if_=condition)
+    gate = plan.job_gate(ship, PUSH_MAIN, succeeded=lambda _: False)
+    assert not gate.runs
+    assert gate.reason.startswith(reason), gate

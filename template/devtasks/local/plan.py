@@ -512,7 +512,8 @@ def job_gate(  # noqa: PLR0911, PLR0913 - one return per reason; what decides a 
     if runs:
         return Gate(runs=True)
     failed = [need for need in job.needs if not succeeded(need)]
-    if failed and job.if_ is None:
+    # Without a status function GitHub implies `success() &&`: the needs decided it.
+    if failed and (node is None or not expressions.uses_status(node)):
         names = ", ".join(failed)
         return Gate(
             runs=False,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from devtasks.workflow import contexts, expressions, model
 
 MASK = "***"
+SHELL_QUOTE = "'\"'\"'"  # a single quote inside single quotes, as shlex writes it
 
 
 class FromEnvironment(Mapping[str, str]):
@@ -122,8 +123,14 @@ class Masker:
 
     def __init__(self, values: Iterable[str]) -> None:
         """Mask these values (each line of a multi-line one too, as the runner does)."""
+        # A failing command's line is shell-quoted (`shlex.join`), which spells a quote inside
+        # a value as '"'"': that spelling is the value too.
         pieces = {
-            piece for value in values for piece in (value, *value.splitlines()) if piece.strip()
+            spelling
+            for value in values
+            for piece in (value, *value.splitlines())
+            if piece.strip()
+            for spelling in (piece, piece.replace("'", SHELL_QUOTE))
         }
         # Longest first, so a secret containing another is masked whole.
         ordered = sorted(pieces, key=len, reverse=True)
