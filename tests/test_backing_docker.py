@@ -186,6 +186,9 @@ def test_a_postgres_and_redis_service_passes_its_integration_job(
     assert int(suite.get("tests", "0")) >= 6
     assert suite.get("failures") == "0"
     assert suite.get("errors") == "0"
+    # With coverage, in its own report beside the unit suite's, for the uploads to flag apart.
+    coverage = ET.parse(project / "reports" / "coverage-integration.xml").getroot()  # noqa: S314
+    assert float(coverage.get("line-rate", "0")) > 0
     assert time.monotonic() - started < 600
 
 
