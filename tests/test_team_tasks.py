@@ -80,3 +80,22 @@ def test_a_dependency_the_team_module_lacks_is_one_line(module_dir: Path) -> Non
     assert refused.value.message == (
         "team_tasks_lacking.py imports not_installed_anywhere, which is not installed: `uv add` it"
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("def broken(:\n", "team_tasks_bad.py:1: invalid syntax: fix it, or delete the file"),
+        (
+            'raise RuntimeError("no\\nconfig")\n',
+            "team_tasks_bad.py raised RuntimeError on import (no config): fix it",
+        ),
+    ],
+)
+def test_a_team_module_that_does_not_import_is_one_line(
+    module_dir: Path, body: str, message: str
+) -> None:
+    (module_dir / "team_tasks_bad.py").write_text(body, encoding="utf-8")
+    with pytest.raises(Exit) as refused:
+        team.add_team_tasks(Collection(lint), "team_tasks_bad")
+    assert refused.value.message == message

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invoke.collection import Collection
 from invoke.context import Context
+from invoke.exceptions import Exit
 
 SCHEMA = Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor/github-workflows.json"
 SHA = "08c6903cd8c0fde910a37f88322edcfb5dd907a8"
@@ -757,3 +758,20 @@ def test_a_job_skipped_by_a_failed_need_says_so_whatever_its_if(
     gate = plan.job_gate(ship, PUSH_MAIN, succeeded=lambda _: False)
     assert not gate.runs
     assert gate.reason.startswith(reason), gate
+
+
+def test_a_workflow_refused_under_on_stops_the_run_rather_than_reading_not_triggered(
+    tmp_path: Path,
+) -> None:
+    # `pushes` is no event: GitHub refuses the file, so "not triggered, exit 0" would pass it.
+    path = write_workflow(tmp_path, {"on": {"pushes": None}, "jobs": {"lint": job()}})
+    with pytest.raises(Exit) as refused:
+        plan.choose(tmp_path, [path], event=PUSH_MAIN, settings=SETTINGS, tasks=None, inputs={})
+    assert refused.value.message.startswith(f"ci: cannot run {path}: "), refused.value.message
+
+
+@pytest.mark.parametrize("jobs", [0, -3])
+def test_jobs_below_one_is_one_line(tmp_path: Path, jobs: int) -> None:
+    with pytest.raises(Exit) as refused:
+        runner.run_ci(tmp_path, jobs=jobs)
+    assert refused.value.message == f"ci: --jobs {jobs}: give 1 or more jobs to run side by side"

@@ -25,6 +25,13 @@ def team_module(name: str = TEAM_MODULE) -> types.ModuleType | None:
             return None
         message = f"{name}.py imports {missing.name}, which is not installed: `uv add` it"
         raise Exit(message, code=1) from None
+    except SyntaxError as error:
+        message = f"{name}.py:{error.lineno}: {error.msg}: fix it, or delete the file"
+        raise Exit(message, code=1) from None
+    except Exception as error:  # noqa: BLE001 - the team's code, whatever it raises, is one line
+        said = " ".join(str(error).split())
+        message = f"{name}.py raised {type(error).__name__} on import ({said}): fix it"
+        raise Exit(message, code=1) from None
 
 
 def task_file(made: Task[Any]) -> str:

@@ -627,10 +627,12 @@ def choose(  # noqa: PLR0913 - what decides which workflows run
             and (trigger.paths, trigger.paths_ignore) != (None, None)
         ):
             raise Exit(event.changes_problem, code=1)
+        # A workflow-level refusal (a misspelt event under `on:`, say) makes any verdict
+        # unsound: "not triggered" would pass a run GitHub refuses. It stops the run.
+        runnable(workflow)
         decision = triggers.decide(workflow.triggers, event.happening())
         given = event
         if decision.runs:
-            runnable(workflow)
             if event.name == "workflow_dispatch":
                 try:
                     typed = triggers.input_values(workflow.triggers[event.name].inputs, inputs)

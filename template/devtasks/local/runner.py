@@ -576,6 +576,9 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
     Ctrl-C exits 130. `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)`
     jobs skip without Docker.
     """
+    if jobs < 1:
+        message = f"ci: --jobs {jobs}: give 1 or more jobs to run side by side"
+        raise Exit(message, code=1)
     chosen, settings, event = considered(root, event_name, ref, asked, tasks)
     triggered = [c.workflow for c in chosen if c.decision.runs]
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
