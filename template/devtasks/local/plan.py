@@ -632,14 +632,13 @@ def choose(  # noqa: PLR0913 - what decides which workflows run
         runnable(workflow)
         decision = triggers.decide(workflow.triggers, event.happening())
         given = event
-        if decision.runs:
-            if event.name == "workflow_dispatch":
-                try:
-                    typed = triggers.input_values(workflow.triggers[event.name].inputs, inputs)
-                except triggers.InputError as error:
-                    message = f"ci: {path}: {error}"
-                    raise Exit(message, code=1) from None
-                given = dataclasses.replace(event, inputs=typed)
+        if decision.runs and event.name == "workflow_dispatch":
+            try:
+                typed = triggers.input_values(workflow.triggers[event.name].inputs, inputs)
+            except triggers.InputError as error:
+                message = f"ci: {path}: {error}"
+                raise Exit(message, code=1) from None
+            given = dataclasses.replace(event, inputs=typed)
         chosen.append(Chosen(workflow, decision, given))
     return chosen
 

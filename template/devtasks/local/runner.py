@@ -555,6 +555,13 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
     return 1 if any(o.result in {Result.FAILED, Result.CANCELLED} for o in outcomes) else 0
 
 
+def require_side_by_side(jobs: int) -> None:
+    """Stop in one line unless `--jobs` is a count of jobs to run side by side."""
+    if jobs < 1:
+        message = f"ci: --jobs {jobs}: give 1 or more jobs to run side by side"
+        raise Exit(message, code=1)
+
+
 def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
     root: Path,
     *,
@@ -576,9 +583,7 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
     Ctrl-C exits 130. `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)`
     jobs skip without Docker.
     """
-    if jobs < 1:
-        message = f"ci: --jobs {jobs}: give 1 or more jobs to run side by side"
-        raise Exit(message, code=1)
+    require_side_by_side(jobs)
     chosen, settings, event = considered(root, event_name, ref, asked, tasks)
     triggered = [c.workflow for c in chosen if c.decision.runs]
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
