@@ -214,9 +214,9 @@ def test_a_stage_without_a_user_runs_as_its_images_root(default_project: Path) -
     base, rest = text.split("FROM python AS base\n", 1)
     without = base + "FROM python AS base\n" + rest.replace("USER 10001:10001\n", "", 1)
     problems = dockerfile.parse(without).root_stages()
-    # base, and every stage that inherits its user (dev sets its own).
+    # base, and every stage that inherits its user (dev and prod set their own).
     named = [p.split("`")[1] for p in problems]
-    assert named == ["base", "deps", "build", "devdeps", "ci", "runner", "prod"], problems
+    assert named == ["base", "deps", "build", "devdeps", "ci", "runner"], problems
     assert "no USER after `FROM python:3.13-slim-trixie`" in problems[0]
 
 

@@ -312,6 +312,13 @@ def devtasks_added(project: Path) -> None:
     (project / "devtasks/extra.py").write_text('"""Mine."""\n', encoding="utf-8")
 
 
+def prod_runs_as_root(project: Path) -> None:
+    text = (project / "Dockerfile").read_text(encoding="utf-8")
+    before, user, after = text.rpartition("USER 10001:10001")  # the prod stage's, last
+    assert user, "the prod stage names its user"
+    (project / "Dockerfile").write_text(before + "USER root" + after, encoding="utf-8")
+
+
 def publish_misses_a_job(project: Path) -> None:
     edit(workflow(project), "test, security, docker]", "test, docker]")
 
@@ -381,6 +388,7 @@ DRIFTS: list[tuple[Drift, str]] = [
     (devtasks_edited, r"devtasks/local/runner\.py: edited; devtasks/ is sealed: instead, change"),
     (devtasks_added, r"devtasks/extra\.py: added to the sealed devtasks/"),
     (unknown_setting, r"pyproject\.toml: \[tool\.shipshape\] has unknown key\(s\) fast"),
+    (prod_runs_as_root, r"Dockerfile:\d+: stage `prod` ends as root \(`USER root`\)"),
     (publish_misses_a_job, r"job `publish` publishes without waiting for security: add it to"),
 ]
 
@@ -430,6 +438,7 @@ def test_every_parity_check_has_drifts() -> None:
         "pre-commit": {pre_commit_pinned_elsewhere, pre_commit_with_pin, pre_commit_unlocked},
         "seal": {devtasks_edited, devtasks_added},
         "publish": {publish_misses_a_job},
+        "image users": {prod_runs_as_root},
     }
     assert set(covered) == names, "a check without drifts, or a drift table for no check"
     tested = {drift for drift, _ in DRIFTS}
@@ -440,7 +449,9 @@ def test_every_parity_check_has_drifts() -> None:
         for rule in rules.KEY_RULES
         if rule.level is rules.Level.JOB and rule.kind is rules.KeyClass.REFUSED
     }
-    assert {"container", "services", "outputs"} <= refused_job_keys
+    assert {"container", "services"} <= refused_job_keys
+    # Job outputs are mirrored now: needs.<job>.outputs reads them (test_expressions.py).
+    assert rules.RULES[rules.Level.JOB, "outputs"].kind is rules.KeyClass.MIRRORED
     assert len(DRIFTS) >= 40
 
 

@@ -256,8 +256,11 @@ def test_a_service_not_yet_in_git_is_scanned_as_git_would_see_it(tmp_path: Path)
 def test_a_root_prod_stage_fails_naming_the_dockerfile(service: Path) -> None:
     dockerfile = service / "Dockerfile"
     text = dockerfile.read_text(encoding="utf-8")
-    assert text.count("USER 10001:10001") == 1
-    dockerfile.write_text(text.replace("USER 10001:10001", "USER root"), encoding="utf-8")
+    # The prod stage, last in the file, says its user again; that is the line made root.
+    before, user, after = text.rpartition("USER 10001:10001")
+    assert user, "the prod stage names its user"
+    assert after.count("\nFROM ") == 0, "the last USER is the prod stage's"
+    dockerfile.write_text(before + "USER root" + after, encoding="utf-8")
     findings = security.scan_repository(service, ())
     assert [(f.scanner, f.where.split(":")[0], f.id) for f in findings] == [
         (security.Scanner.MISCONFIG, "Dockerfile", "DS-0002")
