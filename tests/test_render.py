@@ -144,7 +144,8 @@ def test_custom_names_flow_everywhere(tmp_path: Path) -> None:
     assert 'name = "billing-api"' in pyproject
     assert 'module-name = "billing_api"' in pyproject
     settings = (project / "src" / "billing_api" / "settings.py").read_text(encoding="utf-8")
-    assert 'env_prefix="BILLING_API_"' in settings
+    assert 'PREFIX = "BILLING_API_"' in settings
+    assert "env_prefix=PREFIX" in settings
     assert re.search(r"default=9123\b", settings)
 
 

@@ -696,6 +696,7 @@ INERT_VALUES: dict[tuple[rules.Level, str], Any] = {
     (rules.Level.JOB, "concurrency"): "group",
     (rules.Level.STRATEGY, "max-parallel"): 2,
     (rules.Level.STEP, "name"): "Run the task",
+    (rules.Level.TRIGGER, "schedule.timezone"): "Europe/Berlin",
 }
 
 
@@ -726,6 +727,7 @@ def test_inert_keys_change_neither_the_verdict_nor_the_plan(
     body = job()
     body["strategy"] = {"matrix": {"flavor": ["a", "b"]}}
     plain = workflow({"lint": body})
+    plain["on"]["schedule"] = [{"cron": "0 3 * * 1"}]
     before = plans(plain)
     edited = json.loads(json.dumps(plain))
     for level, key in chosen:
@@ -735,8 +737,9 @@ def test_inert_keys_change_neither_the_verdict_nor_the_plan(
             rules.Level.JOB: edited["jobs"]["lint"],
             rules.Level.STRATEGY: edited["jobs"]["lint"]["strategy"],
             rules.Level.STEP: edited["jobs"]["lint"]["steps"][1],
+            rules.Level.TRIGGER: edited["on"]["schedule"][0],
         }[level]
-        target[key] = value
+        target[key.rpartition(".")[2]] = value
     assert plans(edited) == before
 
 
