@@ -200,7 +200,8 @@ def assert_statically_green(service: Path, answers: dict[str, Any]) -> None:
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     assert_package_is_importable_by_its_name(service, recorded["package_name"])
     for path in [*service.rglob("*.yml"), *service.rglob("*.yaml")]:
-        yaml.safe_load(path.read_text(encoding="utf-8"))
+        # Kubernetes manifests may hold several documents, as kubectl reads them.
+        list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     readme = (service / "README.md").read_text(encoding="utf-8")
     assert readme.startswith(f"# {recorded['project_name']}\n\n{recorded['description']}\n")
     if recorded["license"] != "Proprietary":

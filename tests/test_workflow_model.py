@@ -770,7 +770,7 @@ def test_a_workflow_refused_under_on_stops_the_run_rather_than_reading_not_trigg
     path = write_workflow(tmp_path, {"on": {"pushes": None}, "jobs": {"lint": job()}})
     with pytest.raises(Exit) as refused:
         plan.choose(tmp_path, [path], event=PUSH_MAIN, settings=SETTINGS, tasks=None, inputs={})
-    assert refused.value.message.startswith(f"ci: cannot run {path}: "), refused.value.message
+    assert str(refused.value.message).startswith(f"ci: cannot run {path}: "), refused.value
 
 
 @pytest.mark.parametrize("jobs", [0, -3])
