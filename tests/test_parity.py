@@ -337,7 +337,6 @@ DRIFTS: list[tuple[Drift, str]] = [
     (unpinned_action, r"job `lint`: step 1 \(`actions/checkout`\) must be pinned to a full"),
     (job_key("container", "debian:12"), r"job `lint`: job key `container` is refused: "),
     (job_key("services", "{}"), r"job `lint`: job key `services` is refused: a task starts"),
-    (job_key("outputs", "{}"), r"job `lint`: job key `outputs` is refused"),
     (job_key("if", "github.event.pull_request.draft"), r"job `lint`: if: .* is not a github"),
     (job_key("timeout-minutes", "${{ 5 }}"), r"ci\.yml: cannot read the workflow .*duplicate key"),
     (job_key("if", "always()\n    if: false"), r"duplicate key `if`"),

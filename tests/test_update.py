@@ -132,8 +132,8 @@ def make_older_release(repo: Path) -> None:
     )
     replace_once(
         template / "tests" / "test_main.py.jinja",
-        "{{ package_name }}.logging_config import",
-        "{{ package_name }}.log import",
+        'from_import(package_name ~ ".logging_config"',
+        'from_import(package_name ~ ".log"',
     )
     readme = template / "README.md.jinja"
     text, count = UPDATING_SECTION.subn(OLD_UPDATING_SECTION, readme.read_text(encoding="utf-8"))
