@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 
 OURS = "<<<<<<< before updating"
 TEAM_SETTING = '    feature_greeting: str = "Hi there"  # the team\'s own setting\n'
+TEAM_VARIABLE = "MY_SERVICE_FEATURE_GREETING=Hi there\n"
 TEAM_NOTE = "Owned by the payments team.\n"
 
 
@@ -43,6 +44,8 @@ def test_turning_backing_services_on_keeps_the_teams_edits(
     package = service / "src" / "my_service"
     assert not (package / "db.py").exists()
     insert_after(package / "settings.py", '    git_revision: str = "unknown"\n', TEAM_SETTING)
+    # as the service's own test_env_example asks of a new setting
+    insert_after(service / ".env.example", "MY_SERVICE_GIT_REVISION=unknown\n", TEAM_VARIABLE)
     routes = package / "routes.py"
     routes.write_text(routes.read_text(encoding="utf-8").replace("Hello", "Hi there"))
     tests = service / "tests" / "test_routes.py"
@@ -80,6 +83,7 @@ def test_turning_backing_services_on_keeps_the_teams_edits(
         assert (package / name).is_file(), name
     assert (service / "tests" / "integration" / "test_postgres.py").is_file()
     assert TEAM_SETTING in (package / "settings.py").read_text(encoding="utf-8")
+    assert TEAM_VARIABLE in (service / ".env.example").read_text(encoding="utf-8")
     assert "database_password: SecretStr" in (package / "settings.py").read_text(encoding="utf-8")
     assert "Hi there" in routes.read_text(encoding="utf-8")
     assert TEAM_NOTE in readme.read_text(encoding="utf-8")
