@@ -13,7 +13,12 @@ merged, this
    jobs keep the template's order and each of the service's own follows the job it followed;
 2. marks the uv cache of each job of the service's own (`enable-cache: true` without a
    comment) with zizmor's ignore comment, as the template marks its testing jobs', saying
-   why, when the new ci.yml runs for tags.
+   why, when the new ci.yml runs for tags;
+3. adds each job of the service's own that runs on every event (it has no `if:`) to the
+   `needs:` of `publish`, when the old release had no `publish` in ci.yml: the team could not
+   have listed it there, and the image must not be pushed before the team's job passed. A job
+   with an `if:` is left for parity to name, since needing a job that is skipped on a push
+   would skip the publish too.
 
 A ci.yml that merged cleanly and has no cache to mark is left untouched, so running this
 twice changes nothing more.
@@ -45,6 +50,8 @@ JOBS_KEY = re.compile(r"^jobs:[ \t]*(#.*)?$")
 JOB_KEY = re.compile(r"^  ([A-Za-z_][A-Za-z0-9_-]*):[ \t]*(#.*)?$")
 JOB_COMMENT = re.compile(r"^  +#")
 UNMARKED_CACHE = re.compile(r"^(\s+enable-cache:[ \t]*true)[ \t]*$", re.MULTILINE)
+NEEDS_LIST = re.compile(r"^(    needs:[ \t]*\[)([^\]\n]*)(\][ \t]*(#.*)?)$", re.MULTILINE)
+PUBLISH = "publish"
 CACHE_NOTE = (
     " # zizmor: ignore[cache-poisoning] kept on update (ci.yml runs for tags now);"
     " drop it if this job publishes"
@@ -155,6 +162,78 @@ def mark_caches(text: str, own: Iterable[str]) -> tuple[str, list[str]]:
     return text, marked
 
 
+def jobs_of(text: str) -> dict[str, dict[str, object]]:
+    """The workflow's jobs as YAML reads them (each a mapping); empty if it cannot."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    jobs = document.get("jobs") if isinstance(document, dict) else None
+    if not isinstance(jobs, dict):
+        return {}
+    return {str(name): job for name, job in jobs.items() if isinstance(job, dict)}
+
+
+def needed(jobs: dict[str, dict[str, object]], name: str) -> set[str]:
+    """The jobs `name` needs, directly or through the jobs it needs."""
+    found: set[str] = set()
+    wanted = [name]
+    while wanted:
+        needs = jobs.get(wanted.pop(), {}).get("needs", [])
+        listed = [needs] if isinstance(needs, str) else needs if isinstance(needs, list) else []
+        for other in listed:
+            if isinstance(other, str) and other not in found:
+                found.add(other)
+                wanted.append(other)
+    return found
+
+
+def unwaited(text: str) -> list[str]:
+    """The jobs without an `if:` that `publish` neither needs nor is needed by, in file order."""
+    jobs = jobs_of(text)
+    if PUBLISH not in jobs:
+        return []
+    waits = needed(jobs, PUBLISH)
+    return [
+        name
+        for name, job in jobs.items()
+        if name != PUBLISH
+        and "if" not in job
+        and name not in waits
+        and PUBLISH not in needed(jobs, name)
+    ]
+
+
+def wait_for_own(text: str, own: Iterable[str]) -> tuple[str, list[str]]:
+    """Add the service's own unconditional jobs to publish's `needs:`: the text and those added."""
+    parts = split(text)
+    missing = unwaited(text)
+    added = [name for name in own if name in missing]
+    listed = NEEDS_LIST.search(parts.jobs.get(PUBLISH, "")) if parts is not None else None
+    if parts is None or listed is None or not added:
+        return text, []
+    job = parts.jobs[PUBLISH]
+    names = ", ".join(name for name in [listed.group(2).strip(), *added] if name)
+    needs = listed.group(1) + names + listed.group(3)
+    new_job = job[: listed.start()] + needs + job[listed.end() :]
+    return text.replace(job, new_job, 1), added
+
+
+def remerge(original: str, base: Jobs, ours: Jobs, theirs: Jobs) -> tuple[str, list[str]]:
+    """ci.yml merged job by job when that leaves less conflict than copier: text and lines."""
+    if not has_conflict_markers(original):
+        return original, []
+    merged, conflicts = merge_jobs(base, ours, theirs)
+    # Only a smaller conflict than copier's (fewer, or as many over fewer lines) is kept,
+    # and a merge without conflicts must read as a workflow again.
+    readable = conflicts > 0 or job_ids(merged) is not None
+    if not readable or conflict_size(merged) >= conflict_size(original):
+        return original, []
+    if conflicts:
+        return merged, [f"{CI}: merged job by job, {conflicts} conflict(s) left"]
+    return merged, [f"{CI}: merged job by job, your jobs and the template's side by side"]
+
+
 def migrate(version_from: str, version_to: str) -> list[str]:
     """Re-merge and mark ci.yml in place; the lines saying what changed (none: untouched)."""
     path = Path(CI)
@@ -162,26 +241,15 @@ def migrate(version_from: str, version_to: str) -> list[str]:
     if ours_text is None or not path.is_file():
         return []
     original = path.read_text(encoding="utf-8")
-    if not has_conflict_markers(original) and not UNMARKED_CACHE.search(original):
+    clean = not has_conflict_markers(original)
+    if clean and not UNMARKED_CACHE.search(original) and not unwaited(original):
         return []
     with rendering(version_from) as old, rendering(version_to) as new:
         base_text, theirs_text = read(old, CI) or "", read(new, CI) or ""
     ours, base, theirs = split(ours_text), split(base_text), split(theirs_text)
     if ours is None or base is None or theirs is None:
         return []
-    text, lines = original, []
-    if has_conflict_markers(original):
-        merged, conflicts = merge_jobs(base, ours, theirs)
-        # Only a smaller conflict than copier's (fewer, or as many over fewer lines) is kept,
-        # and a merge without conflicts must read as a workflow again.
-        readable = conflicts > 0 or job_ids(merged) is not None
-        if readable and conflict_size(merged) < conflict_size(original):
-            text = merged
-            lines.append(
-                f"{CI}: merged job by job, {conflicts} conflict(s) left"
-                if conflicts
-                else f"{CI}: merged job by job, your jobs and the template's side by side"
-            )
+    text, lines = remerge(original, base, ours, theirs)
     own = [name for name in ours.jobs if name not in base.jobs and name not in theirs.jobs]
     if "ignore[cache-poisoning]" in theirs_text and not has_conflict_markers(text):
         text, marked = mark_caches(text, own)
@@ -189,6 +257,13 @@ def migrate(version_from: str, version_to: str) -> list[str]:
             lines.append(
                 f"{CI}: the uv cache of your job(s) {', '.join(marked)} is kept, marked for "
                 "zizmor (ci.yml runs for v* tags too now): drop it if a job publishes"
+            )
+    if PUBLISH in theirs.jobs and PUBLISH not in base.jobs and not has_conflict_markers(text):
+        text, added = wait_for_own(text, own)
+        if added:
+            lines.append(
+                f"{CI}: publish waits for your job(s) {', '.join(added)} now (its `needs:`), "
+                "so nothing is pushed before they pass"
             )
     if text != original:
         path.write_text(text, encoding="utf-8")

@@ -795,6 +795,46 @@ def test_only_the_team_s_unmarked_caches_are_marked() -> None:
     assert marked == V2_CI + MARKED_TEAM_JOB + text.split(TEAM_JOB, 1)[1]
 
 
+PUBLISHING = (
+    "jobs:\n  lint:\n    runs-on: x\n\n"
+    "  publish:\n    needs: [lint] # after every job\n    if: github.event_name == 'push'\n\n"
+    "  deploy:\n    needs: publish\n\n"
+)
+
+
+def test_publish_waits_for_the_team_s_unconditional_jobs_only() -> None:
+    text = PUBLISHING + "  smoke:\n    runs-on: x\n\n  nightly:\n    if: false\n"
+
+    waiting, added = ci_jobs.wait_for_own(text, ["smoke", "nightly", "deploy"])
+
+    assert added == ["smoke"]
+    assert "    needs: [lint, smoke] # after every job\n" in waiting
+    assert ci_jobs.unwaited(waiting) == []
+    assert yaml.safe_load(waiting)["jobs"]["publish"]["needs"] == ["lint", "smoke"]
+    assert ci_jobs.wait_for_own(waiting, ["smoke"]) == (waiting, [])
+
+
+@pytest.mark.parametrize(
+    "needs",
+    [
+        pytest.param("needs:\n      - lint\n", id="block-list"),
+        pytest.param("needs: lint\n", id="one-name"),
+    ],
+)
+def test_a_publish_needs_written_otherwise_is_left_for_parity_to_name(needs: str) -> None:
+    text = PUBLISHING.replace("needs: [lint] # after every job\n", needs) + "  smoke:\n    a: 1\n"
+
+    assert ci_jobs.unwaited(text) == ["smoke"]
+    assert ci_jobs.wait_for_own(text, ["smoke"]) == (text, [])
+
+
+def test_a_job_publish_already_waits_for_through_another_is_not_added() -> None:
+    text = PUBLISHING.replace("  lint:\n", "  lint:\n    needs: smoke\n") + "  smoke:\n    a: 1\n"
+
+    assert ci_jobs.unwaited(text) == []
+    assert ci_jobs.wait_for_own(text, ["smoke"]) == (text, [])
+
+
 # --- removed files -------------------------------------------------------------------------
 
 

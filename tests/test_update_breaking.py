@@ -168,6 +168,8 @@ def test_update_from_v0_1_0_keeps_every_edit_and_the_team_s_job(
         "migration: tasks.py: smoke moved to team_tasks.py, which is yours: updates never touch it"
     )
     assert moved in lines
+    waits = f"migration: {CI_YML}: publish waits for your job(s) smoke now (its `needs:`)"
+    assert any(line.startswith(waits) for line in lines), lines
 
     if release_yml == "changed":
         assert release.read_text(encoding="utf-8") == team_release
