@@ -15,7 +15,8 @@ and the helpers and constants only they use) into team_tasks.py, with the import
    defines), and then the definitions, as they were written.
 
 A tasks.py with no task of the team's, or still holding a conflict, is left as it is, so
-running this twice changes nothing more.
+running this twice changes nothing more. A service with no team_tasks.py (one from before it)
+gets the new release's, since updates never create it (copier.yml's `_exclude`).
 
 Usage (from copier.yml): move_team_tasks.py --to <version>
 """
@@ -286,6 +287,10 @@ def migrate(version_to: str) -> list[str]:
     if tasks_text != source:
         team.write_text(team_text, encoding="utf-8")
         path.write_text(tasks_text, encoding="utf-8")
+    elif not team.is_file():
+        # Updates never create it (copier.yml's _exclude): a service from before it gets it here.
+        team.write_text(rendered_team, encoding="utf-8")
+        lines.append(f"{TEAM_TASKS}: added for your own tasks; it is yours: updates never touch it")
     return lines
 
 
