@@ -21,6 +21,7 @@ from devtasks.checks import arguments
 from devtasks.jobs import ci_task, docker_tasks
 from devtasks.local import plan, runner
 from devtasks.local.plan import HOST, Event, Place, Scene, plan_entry
+from devtasks.local.values import Masker
 from devtasks.workflow import contexts, expressions, model, reader, rules
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -778,3 +779,55 @@ def test_jobs_below_one_is_one_line(tmp_path: Path, jobs: int) -> None:
     with pytest.raises(Exit) as refused:
         runner.run_ci(tmp_path, jobs=jobs)
     assert refused.value.message == f"ci: --jobs {jobs}: give 1 or more jobs to run side by side"
+
+
+MACHINE_TOKEN = "ghs_machine_own"  # noqa: S105 - a made-up value to find in the output
+APP_TOKEN = {"id": "app", "uses": f"actions/create-github-app-token@{SHA}"}
+
+
+def test_a_setup_step_s_credential_is_the_machine_s_own_in_the_task_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = job()
+    body["steps"].insert(1, APP_TOKEN)
+    body["steps"][2]["env"] = {"GH_TOKEN": "${{ steps.app.outputs.token }}"}
+    parsed = reader.read(tmp_path, write_workflow(tmp_path, workflow({"lint": body})), SETTINGS)
+    assert parsed.problems == ()
+    entry = next(parsed.jobs["lint"].entries())
+    monkeypatch.setenv("GH_TOKEN", MACHINE_TOKEN)
+
+    planned = plan_entry(Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13"), entry)
+
+    assert planned.refused is None
+    assert planned.env["GH_TOKEN"] == MACHINE_TOKEN
+    assert Masker.for_workflow(parsed)(f"token {MACHINE_TOKEN}") == "token ***"
+    monkeypatch.delenv("GH_TOKEN")
+    unset = plan_entry(Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13"), entry)
+    assert unset.env["GH_TOKEN"] == ""  # as an unset secret reads
+
+
+@pytest.mark.parametrize(
+    ("edit", "reader_of"),
+    [
+        pytest.param(lambda s: s[2].update(env={"T": "${{ steps.app.outputs.other }}"}), "step 3"),
+        pytest.param(lambda s: s[2].update(env={"T": "${{ steps.app.outputs }}"}), "step 3"),
+        pytest.param(lambda s: s[0].update(env={"T": "${{ steps.app.outputs.token }}"}), "step 1"),
+        pytest.param(
+            lambda s: s.insert(
+                2, {"uses": CHECKOUT, "with": {"token": "${{ steps.app.outputs.token }}"}}
+            ),
+            "step 3",
+        ),
+        pytest.param(lambda s: s[1].pop("id"), "step 3"),
+    ],
+    ids=["another-output", "every-output", "a-setup-step", "another-setup-step", "no-id"],
+)
+def test_a_credential_is_read_only_by_the_task_step_and_only_the_token(
+    tmp_path: Path, edit: Any, reader_of: str
+) -> None:
+    body = job()
+    body["steps"].insert(1, dict(APP_TOKEN))
+    body["steps"][2]["env"] = {"GH_TOKEN": "${{ steps.app.outputs.token }}"}
+    edit(body["steps"])
+    found = problems_of(tmp_path, workflow({"lint": body}))
+    assert any(f"{reader_of} reads `steps.app" in p for p in found), found

@@ -354,9 +354,15 @@ def plan_entry(
         return Planned(entry=entry, context=context, refused=reason)
     try:
         job_env = {k: expressions.substitute(v, job_scope) for k, v in job.env.items()}
-        # Steps read the workflow's and job's env as the `env` context.
+        # Steps read the workflow's and job's env as the `env` context, and a setup step's
+        # credential as `steps` (the only step outputs that exist before the task step).
         context = contexts.scope(
-            Location.STEP_ENV, run, matrix=matrix, needs=needs, env=job_env, steps={}
+            Location.STEP_ENV,
+            run,
+            matrix=matrix,
+            needs=needs,
+            env=job_env,
+            steps=values.credential_steps(job),
         )
         env = {**job_env, **{k: expressions.substitute(v, context) for k, v in step.env.items()}}
         script = expressions.substitute(step.run or "", context).strip()

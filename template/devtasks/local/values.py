@@ -2,8 +2,10 @@
 
 `secrets.*` and `vars.*` come from environment variables of the same name (unset is '', as
 an unset secret is on GitHub), never from a file in the repository. `needs.<job>.result`
-and `needs.<job>.outputs.<name>` come from the jobs that finished. Every secret's value is
-masked (`***`) in each line `invoke ci` prints, as the runner masks it.
+and `needs.<job>.outputs.<name>` come from the jobs that finished; a credential a setup
+action hands the task (`steps.<id>.outputs.token`) is the machine's own, from the
+environment. Every secret's value is masked (`***`) in each line `invoke ci` prints, as the
+runner masks it.
 """
 
 import getpass
@@ -12,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from devtasks.workflow import contexts, expressions, model
+from devtasks.workflow import contexts, expressions, model, rules
 
 MASK = "***"
 SHELL_QUOTE = "'\"'\"'"  # a single quote inside single quotes, as shlex writes it
@@ -118,6 +120,23 @@ def secret_names(workflow: model.Workflow) -> frozenset[str]:
     return frozenset(names)
 
 
+def credential_steps(job: model.Job) -> dict[str, str]:
+    """`steps` values of the credentials setup steps hand the task (`ActionRule.credentials`).
+
+    Locally the action does nothing, so each is the machine's own, from the environment
+    variable its rule names (unset is '', as an unset secret); flat, as `contexts.scope` takes.
+    """
+    task = job.task_step
+    found: dict[str, str] = {}
+    for step in job.steps[: task.index] if task is not None else ():
+        rule = rules.BUILTIN_ACTIONS.get(step.action or "")
+        if step.id is None or rule is None:
+            continue
+        for name, variable in rule.credentials.items():
+            found[f"{step.id}.outputs.{name}"] = os.environ.get(variable, "")
+    return found
+
+
 class Masker:
     """Replaces each secret's value with `***` in text `invoke ci` prints."""
 
@@ -140,7 +159,8 @@ class Masker:
     def for_workflow(cls, workflow: model.Workflow) -> "Masker":
         """A masker for the values of every secret the workflow reads, from the environment."""
         secrets = FromEnvironment()
-        return cls(secrets[name] for name in secret_names(workflow))
+        credentials = [v for job in workflow.jobs.values() for v in credential_steps(job).values()]
+        return cls([*(secrets[name] for name in secret_names(workflow)), *credentials])
 
     def __call__(self, text: str) -> str:
         """The text with every secret value replaced by `***`."""

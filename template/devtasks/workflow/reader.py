@@ -293,10 +293,12 @@ class _Reader:
         del ci
 
     def step_references(self, job: Job) -> None:
-        """`steps.<id>` may name only the task step, and only after it has run.
+        """`steps.<id>` may name only the task step, after it has run, or a credential.
 
         Setup actions do nothing locally, so their outputs would be empty here and set on
-        GitHub; the task step's outputs are the file it writes, the same in both places.
+        GitHub; the task step's outputs are the file it writes, the same in both places. The
+        exception is a credential an action hands the task (`ActionRule.credentials`): the
+        task step may read it, and locally it is the machine's own, from the environment.
         """
         task = job.task_step
         for step in job.steps:
@@ -304,11 +306,31 @@ class _Reader:
             if isinstance(step.if_, str):
                 texts.append("${{ " + step.if_ + " }}" if "${{" not in step.if_ else step.if_)
             after = task is not None and step.index > task.index
-            self.steps_read(job, f"step {step.index + 1}", texts, task, after=after)
+            granted = self.credentials(job) if step is task else frozenset()
+            where = f"step {step.index + 1}"
+            self.steps_read(job, where, texts, task, after=after, granted=granted)
         self.steps_read(job, "outputs", list(job.outputs.values()), task, after=True)
 
-    def steps_read(
-        self, job: Job, where: str, texts: list[str], task: Step | None, *, after: bool
+    def credentials(self, job: Job) -> frozenset[tuple[str, ...]]:
+        """The path (`steps`, id, `outputs`, name) of each credential handed to the task."""
+        task = job.task_step
+        before = job.steps[: task.index] if task is not None else ()
+        return frozenset(
+            ("steps", step.id, "outputs", name)
+            for step in before
+            if step.id is not None and (rule := self.actions.get(step.action or "")) is not None
+            for name in rule.credentials
+        )
+
+    def steps_read(  # noqa: PLR0913 - the place, its texts, and what it may read
+        self,
+        job: Job,
+        where: str,
+        texts: list[str],
+        task: Step | None,
+        *,
+        after: bool,
+        granted: frozenset[tuple[str, ...]] = frozenset(),
     ) -> None:
         for text in texts:
             for inner in expressions.names_in(text):
@@ -320,6 +342,8 @@ class _Reader:
                     if reference.context != "steps":
                         continue
                     named = reference.path[1] if len(reference.path) > 1 else ""
+                    if reference.path in granted:
+                        continue
                     if task is None or task.id != named or not after:
                         self.refuse(
                             job.id,

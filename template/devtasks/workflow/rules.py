@@ -9,7 +9,7 @@ why it cannot be mirrored). A key in no class is refused too: nothing is ignored
 import enum
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtasks.config import Config
@@ -277,6 +277,9 @@ class ActionRule:
     fails_when: tuple[str, str] | None = None
     # It logs in to a cloud or registry on GitHub; locally it does nothing and says so.
     logs_in: bool = False
+    # Outputs that hand the task a credential: each output's name and the environment
+    # variable a local run reads it from instead (unset is '', masked like a secret).
+    credentials: Mapping[str, str] = field(default_factory=dict)
 
 
 ACTIONS: tuple[ActionRule, ...] = (
@@ -428,7 +431,8 @@ ACTIONS: tuple[ActionRule, ...] = (
             "permission-pull-requests": INERT,
             "permission-workflows": INERT,
         },
-        "a token for the task; locally your own",
+        "a token for the task; locally your own: `steps.<id>.outputs.token` reads $GH_TOKEN",
+        credentials={"token": "GH_TOKEN"},
     ),
     ActionRule(
         "aquasecurity/setup-trivy",
