@@ -248,7 +248,7 @@ def unit_paths(service: Path) -> list[Path]:
 def assert_update_leaves_the_unit_alone(
     service: Path, deleted: list[Path], release: str, *, nothing_else_changes: bool = True
 ) -> None:
-    kept = {path: path.read_bytes() for path in unit_paths(service) if path not in deleted}
+    kept = {p: p.read_bytes() for p in unit_paths(service) if p not in deleted and p.exists()}
     for path in deleted:
         path.unlink()
     git_commit(service, "The team's changes to the sample unit")
