@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -135,6 +136,15 @@ def copy_project(
     if git:
         git_init(destination)
     return destination
+
+
+def copier_update(service: Path, release: str, **data: str) -> subprocess.CompletedProcess[str]:
+    """`copier update` to `release` as a team runs it: kept answers, conflicts inline."""
+    argv = [sys.executable, "-m", "copier", "update", "--trust", "--skip-answered", "--defaults"]
+    argv += ["--conflict", "inline", "--vcs-ref", release]
+    for name, value in data.items():
+        argv += ["--data", f"{name}={value}"]
+    return run(argv, service, timeout=900)
 
 
 def uv() -> str:

@@ -5,13 +5,12 @@ release; a service rendered there without backing services, edited and committed
 would, then updated to the same release with new answers.
 """
 
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import copy_project, git_commit, run
+from helpers import copier_update, copy_project, git_commit, run
 from template_repo import clone_with_worktree, next_release
 
 pytestmark = pytest.mark.slow
@@ -55,27 +54,7 @@ def test_turning_backing_services_on_keeps_the_teams_edits(
     readme.write_text(f"{title}\n\n{TEAM_NOTE}{rest}", encoding="utf-8")
     git_commit(service, "The team's edits")
 
-    run(
-        [
-            sys.executable,
-            "-m",
-            "copier",
-            "update",
-            "--trust",
-            "--skip-answered",
-            "--defaults",
-            "--conflict",
-            "inline",
-            "--vcs-ref",
-            release,
-            "--data",
-            "database=postgres",
-            "--data",
-            "cache=redis",
-        ],
-        service,
-        timeout=900,
-    )
+    copier_update(service, release, database="postgres", cache="redis")
 
     answers = yaml.safe_load((service / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert (answers["database"], answers["cache"]) == ("postgres", "redis")

@@ -7,7 +7,6 @@ combination (module-scoped, read-only but for the mutation test, which restores 
 
 import itertools
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import copier
 import pytest
 import yaml
 
-from helpers import ROOT, copy_project, git_commit, questions, run
+from helpers import ROOT, copier_update, copy_project, git_commit, questions, run
 from template_repo import clone_with_worktree, next_release
 
 KUBERNETES = [str(value) for value in questions()["kubernetes"]["choices"]]
@@ -159,24 +158,7 @@ def test_copier_update_adds_the_manifests_and_keeps_the_teams_edits(tmp_path: Pa
     readme = service / "README.md"
     readme.write_text(readme.read_text(encoding="utf-8") + "\nOwned by payments.\n")
     git_commit(service, "The team's edits")
-    run(
-        [
-            sys.executable,
-            "-m",
-            "copier",
-            "update",
-            "--trust",
-            "--skip-answered",
-            "--defaults",
-            "--conflict",
-            "inline",
-            "--vcs-ref",
-            release,
-            "--data",
-            "kubernetes=kustomize",
-        ],
-        service,
-    )
+    copier_update(service, release, kubernetes="kustomize")
     answers = yaml.safe_load((service / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert answers["kubernetes"] == "kustomize"
     assert (service / MANIFESTS / "base/deployment.yaml").is_file()

@@ -9,7 +9,6 @@ the unit back, nor touches a kept one.
 
 import ast
 import enum
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,7 +19,7 @@ import jinja2
 import pytest
 import yaml
 
-from helpers import ROOT, choice_values, copier_config, copy_project, git_commit, run
+from helpers import ROOT, choice_values, copier_config, copier_update, copy_project, git_commit, run
 from template_repo import clone_with_worktree, next_release, release_tags
 
 OWNERSHIP = ROOT / "ownership.yml"
@@ -234,11 +233,6 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
     edited = f"v{major}.{minor}.{int(patch) + 1}"
     run(["git", "tag", edited], repo)
     return Releases(repo, current, edited)
-
-
-def copier_update(service: Path, release: str) -> None:
-    argv = [sys.executable, "-m", "copier", "update", "--trust", "--skip-answered", "--defaults"]
-    run([*argv, "--conflict", "inline", "--vcs-ref", release], service, timeout=900)
 
 
 def unit_paths(service: Path) -> list[Path]:
