@@ -302,7 +302,12 @@ def ci_run(
     inputs: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """`invoke ci --json --event <event>` on these jobs: the JSON document and the job log."""
-    dispatch = {"inputs": {"deploy": {"type": "boolean", "default": False}}}
+    dispatch = {
+        "inputs": {
+            "deploy": {"type": "boolean", "default": False},
+            "replicas": {"type": "number", "default": 3},
+        }
+    }
     on = {"push": None, "pull_request": None, "workflow_dispatch": dispatch}
     document = {"on": on, "jobs": jobs}
     workflow = tmp_path / ".github/workflows/ci.yml"
@@ -450,11 +455,21 @@ def test_codecov_checks_its_comma_separated_files_as_the_action_fails_on_them(
     assert "aws-actions/configure-aws-credentials logs in on GitHub; locally it does" in log
 
 
-@pytest.mark.parametrize(("given", "result"), [("true", "passed"), ("false", "skipped")])
-def test_dispatch_inputs_are_readable_as_inputs_and_github_event_inputs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, result: str
+# GitHub's docs (contexts, "inputs context"): "the inputs context preserves Boolean values as
+# Booleans instead of converting them to strings" -- github.event.inputs holds the strings, so
+# `github.event.inputs.deploy == true` compares 'true' with true (NaN with 1) and is false.
+@pytest.mark.parametrize(
+    ("condition", "given", "result"),
+    [
+        ("inputs.deploy && github.event.inputs.deploy == 'true'", "true", "passed"),
+        ("inputs.deploy && github.event.inputs.deploy == 'true'", "false", "skipped"),
+        ("inputs.deploy == true && github.event.inputs.deploy == true", "true", "skipped"),
+        ("inputs.replicas == 3 && github.event.inputs.replicas == '3'", "true", "passed"),
+    ],
+)
+def test_dispatch_inputs_are_typed_in_inputs_and_text_in_github_event_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, condition: str, given: str, result: str
 ) -> None:
-    condition = "inputs.deploy && github.event.inputs.deploy == true"
     jobs = {"deploy": task_job("ok", **{"if": condition})}
     document, _ = ci_run(
         tmp_path, monkeypatch, jobs, event="workflow_dispatch", inputs={"deploy": given}

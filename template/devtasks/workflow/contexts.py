@@ -162,9 +162,12 @@ def scope(  # noqa: PLR0913 - one argument per context a row can name
     for name, found in given.items():
         if name in wanted and found is not None:
             values.update({f"{name}.{key}": value for key, value in found.items()})
-    # github.event.inputs mirrors inputs for workflow_dispatch, as on GitHub.
+    # github.event.inputs mirrors inputs for workflow_dispatch as text: GitHub keeps booleans
+    # (and numbers) typed only in the inputs context.
     if "github" in wanted:
-        values.update({f"github.event.inputs.{k}": v for k, v in run.inputs.items()})
+        values.update(
+            {f"github.event.inputs.{k}": expressions.text_of(v) for k, v in run.inputs.items()}
+        )
     objects = {
         name: mapping
         for name, mapping in (("secrets", run.secrets), ("vars", run.vars))
