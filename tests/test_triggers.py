@@ -483,6 +483,40 @@ def test_a_docs_only_push_leaves_docker_yml_not_triggered(
     assert counted["entries"][0]["plan"] == "uv run --locked invoke image"
 
 
+def test_the_table_names_uncommitted_files_a_path_filter_left_out(
+    repository: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commit(repository, "docs/guide.md")
+    write(repository, "src/draft.py")
+    plan.print_plan(repository, "push", "", as_json=False, asked=plan.Asked(workflow="docker.yml"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == (
+        "ci: uncommitted, not counted by path filters (--include-uncommitted counts them): "
+        "src/draft.py"
+    )
+    # Counted, they are changed files like the rest: nothing is left out to name.
+    asked = plan.Asked(workflow="docker.yml", include_uncommitted=True)
+    plan.print_plan(repository, "push", "", as_json=False, asked=asked)
+    assert "uncommitted" not in capsys.readouterr().out
+    # A workflow without path filters: uncommitted files decide nothing, so no line.
+    plan.print_plan(repository, "push", "", as_json=False, asked=plan.Asked(workflow="ci.yml"))
+    assert "uncommitted" not in capsys.readouterr().out
+
+
+def test_a_dry_run_of_a_refused_job_fails_as_the_run_would(
+    repository: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = repository / ".github/workflows/docker.yml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["jobs"]["image"]["steps"].append({"run": "make image"})
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    commit(repository, "src/more.py")
+    with pytest.raises(Exit) as raised:
+        dry_run(repository, capsys, workflow="docker.yml")
+    assert raised.value.code == 1
+    assert raised.value.message == "ci: --dry-run: refused: image"
+
+
 def test_all_workflows_runs_what_the_event_triggers_in_one_summary(
     repository: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

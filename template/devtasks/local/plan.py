@@ -649,6 +649,31 @@ def choose(  # noqa: PLR0913 - what decides which workflows run
     return chosen
 
 
+# How many uncommitted files the note names before it counts the rest.
+NAMED = 5
+
+
+def uncommitted_note(chosen: Sequence[Chosen], event: Event) -> str:
+    """One line naming uncommitted files a path filter did not count, or "".
+
+    Only where a workflow filters this event by paths: elsewhere the files change no verdict.
+    """
+    left_out = [name for name in event.uncommitted if name not in event.changed]
+    filtered = any(
+        (trigger.paths, trigger.paths_ignore) != (None, None)
+        for c in chosen
+        if (trigger := c.workflow.triggers.get(event.name))
+    )
+    if not (left_out and filtered):
+        return ""
+    shown = ", ".join(left_out[:NAMED])
+    if len(left_out) > NAMED:
+        shown += f" and {len(left_out) - NAMED} more"
+    return (
+        f"ci: uncommitted, not counted by path filters (--include-uncommitted counts them): {shown}"
+    )
+
+
 def plan_rows(scene: Scene, selection: Selection) -> list[dict[str, Any]]:
     """The dry run of one triggered workflow: one row per matrix entry."""
     workflow, event = scene.workflow, scene.event
@@ -824,8 +849,15 @@ def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
             "entries": rows,
         }
         print(json.dumps(document, indent=2))
-        return
-    several = len(chosen) > 1
-    for row in rows:
-        job = f"{row['workflow']}:{row['job']}" if several else row["job"]
-        print(f"{job}\t{row['entry']}\t{row['plan']}")
+    else:
+        several = len(chosen) > 1
+        for row in rows:
+            job = f"{row['workflow']}:{row['job']}" if several else row["job"]
+            print(f"{job}\t{row['entry']}\t{row['plan']}")
+        if note := uncommitted_note(chosen, event):
+            print(note)
+    # A refused job fails the run `invoke ci` would make, so the plan of it fails too.
+    refused = sorted({row["job"] for row in rows if row["plan"].startswith("refused: ")})
+    if refused:
+        message = f"ci: --dry-run: refused: {', '.join(refused)}"
+        raise Exit(message, code=1)

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,8 @@ from devtasks.local.plan import (
     ASKED_NOTHING,
     HOST,
     Asked,
+    Chosen,
+    Event,
     Outcome,
     Place,
     Planned,
@@ -44,6 +46,7 @@ from devtasks.local.plan import (
     job_gate,
     plan_entry,
     selection_for,
+    uncommitted_note,
 )
 from devtasks.local.processes import (
     GRACE_SECONDS,
@@ -562,6 +565,46 @@ def require_side_by_side(jobs: int) -> None:
         raise Exit(message, code=1)
 
 
+@dataclass(frozen=True)
+class Report:
+    """What one `invoke ci` found, as the table or the JSON document."""
+
+    chosen: Sequence[Chosen]
+    event: Event
+    outcomes: Sequence[Outcome]
+    outputs: Mapping[str, object]
+    code: int
+
+    def as_json(self) -> str:
+        """The JSON document: event, changed files, verdicts, exit code, entries, outputs."""
+        chosen = self.chosen
+        document = {
+            "workflow": str(chosen[0].workflow.path) if len(chosen) == 1 else None,
+            "event": self.event.name,
+            "ref": self.event.ref,
+            "changed": list(self.event.changed),
+            "uncommitted": list(self.event.uncommitted),
+            "workflows": [
+                {
+                    "workflow": str(c.workflow.path),
+                    "verdict": c.decision.verdict.value,
+                    "rule": c.decision.rule,
+                }
+                for c in chosen
+            ],
+            "exit_code": self.code,
+            "entries": [o.as_json() for o in self.outcomes],
+            "outputs": dict(self.outputs),
+        }
+        return json.dumps(document, indent=2)
+
+    def table(self) -> str:
+        """The summary table, then the uncommitted files a path filter left out, if any."""
+        text = summary(self.outcomes, several=len(self.chosen) > 1)
+        note = uncommitted_note(self.chosen, self.event)
+        return f"{text}\n{note}" if note else text
+
+
 def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
     root: Path,
     *,
@@ -631,28 +674,8 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
         return text
 
     code = INTERRUPTED if interrupted else exit_code(outcomes)
-    if as_json:
-        document = {
-            "workflow": str(chosen[0].workflow.path) if len(chosen) == 1 else None,
-            "event": event.name,
-            "ref": event.ref,
-            "changed": list(event.changed),
-            "uncommitted": list(event.uncommitted),
-            "workflows": [
-                {
-                    "workflow": str(c.workflow.path),
-                    "verdict": c.decision.verdict.value,
-                    "rule": c.decision.rule,
-                }
-                for c in chosen
-            ],
-            "exit_code": code,
-            "entries": [o.as_json() for o in outcomes],
-            "outputs": outputs,
-        }
-        print(mask(json.dumps(document, indent=2)))
-    else:
-        print(mask(summary(outcomes, several=len(chosen) > 1)))
+    report = Report(chosen, event, outcomes, outputs, code)
+    print(mask(report.as_json() if as_json else report.table()))
     if interrupted:
         message = "ci: interrupted; every job was stopped"
         raise Exit(message, code=INTERRUPTED)
