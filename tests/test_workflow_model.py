@@ -831,3 +831,60 @@ def test_a_credential_is_read_only_by_the_task_step_and_only_the_token(
     edit(body["steps"])
     found = problems_of(tmp_path, workflow({"lint": body}))
     assert any(f"{reader_of} reads `steps.app" in p for p in found), found
+
+
+DISPATCHED = {
+    "push": None,
+    "pull_request": None,
+    "workflow_dispatch": {"inputs": {"Target": {"type": "string", "default": "staging"}}},
+}
+
+
+@pytest.mark.parametrize(
+    ("reader_job", "refusal"),
+    [
+        (
+            job(**{"if": "needs.changes.outputs.backend == 'true'"}),
+            "reads `needs.changes.outputs.backend`, but `changes` is not in its `needs:`",
+        ),
+        (
+            job(needs="changes", env={"PART": "${{ needs.changes.outputs.frontend }}"}),
+            "reads `needs.changes.outputs.frontend`, but job `changes` declares no output "
+            "`frontend`",
+        ),
+        (
+            job(env={"WHERE": "${{ inputs.region }}"}),
+            "reads `inputs.region`, which `on.workflow_dispatch.inputs` does not declare",
+        ),
+        (
+            job(**{"if": "github.event.inputs.dry_run == 'true'"}),
+            "reads `github.event.inputs.dry_run`, which `on.workflow_dispatch.inputs`",
+        ),
+    ],
+)
+def test_a_read_of_something_the_workflow_does_not_declare_is_refused(
+    tmp_path: Path, reader_job: dict[str, Any], refusal: str
+) -> None:
+    # GitHub evaluates each of these to null (its docs: "the needs context contains outputs
+    # from all jobs that are defined as a direct dependency of the current job"), so the
+    # condition is quietly false there; parity names what to declare instead.
+    changes = job(outputs={"backend": "${{ steps.task.outputs.backend }}"})
+    changes["steps"][1]["id"] = "task"
+    document = {"on": DISPATCHED, "jobs": {"changes": changes, "later": reader_job}}
+    found = problems_of(tmp_path, document)
+    assert len(found) == 1, found
+    assert refusal in found[0], found
+    assert found[0].endswith("(GitHub gives null there)"), found
+
+
+def test_declared_reads_are_accepted_whatever_their_case(tmp_path: Path) -> None:
+    # Contexts, job ids, outputs and input names are case-insensitive in expressions.
+    changes = job(outputs={"backend": "${{ steps.task.outputs.backend }}"})
+    changes["steps"][1]["id"] = "task"
+    later = job(
+        needs=["changes"],
+        env={"WHERE": "${{ inputs.target }}", "RAN": "${{ needs.Changes.result }}"},
+        **{"if": "needs.changes.outputs.BACKEND == 'true' && github.event.inputs.TARGET"},
+    )
+    document = {"on": DISPATCHED, "jobs": {"changes": changes, "later": later}}
+    assert problems_of(tmp_path, document) == []

@@ -467,6 +467,22 @@ class _Reader:
             self.steps_shape(job, ci=ci)
         return job
 
+    def declared_check(
+        self, job: Job, raw: object, jobs: Mapping[str, Job], inputs: set[str]
+    ) -> None:
+        """Each `needs.*` and `inputs.*` the job reads names something the workflow declares.
+
+        GitHub reads a job outside `needs:`, an output its job does not declare, or an input
+        `workflow_dispatch` does not list as null, so the condition or value quietly differs
+        from what was written; here each is refused, naming what to declare.
+        """
+        needs = {need.casefold() for need in job.needs}
+        outputs = {j.casefold(): {o.casefold() for o in jobs[j].outputs} for j in jobs}
+        for reference in _references_in(raw):
+            if problem := _undeclared(reference, needs, outputs, inputs):
+                dotted = ".".join(reference.path)
+                self.refuse(job.id, f"reads `{dotted}`, {problem} (GitHub gives null there)")
+
     def read(self, document: object) -> Workflow:
         if not isinstance(document, dict) or not isinstance(document.get("jobs"), dict):
             self.refuse(None, "no `jobs:` mapping")
@@ -496,6 +512,11 @@ class _Reader:
             ordered(jobs)
         except ValueError as error:
             self.refuse(None, str(error))
+        dispatch = on.get("workflow_dispatch")
+        declared = {name.casefold() for name in dispatch.inputs} if dispatch else set()
+        for job_id, raw in document["jobs"].items():
+            if str(job_id) in jobs:
+                self.declared_check(jobs[str(job_id)], raw, jobs, declared)
         return Workflow(
             self.path, events, env, directory, shell, jobs, tuple(self.problems), triggers=on
         )
@@ -540,3 +561,55 @@ def workflow_paths(root: Path) -> list[Path]:
 def read_all(root: Path, config: Config) -> dict[Path, Workflow]:
     """Every workflow of the repository, parsed."""
     return {path: read(root, path, config) for path in workflow_paths(root)}
+
+
+def _undeclared(
+    reference: expressions.Reference,
+    needs: set[str],
+    outputs: Mapping[str, set[str]],
+    inputs: set[str],
+) -> str:
+    """What a `needs.*` or `inputs.*` reference names that is not declared, or ""."""
+    path = tuple(part.casefold() for part in reference.path)
+    written = reference.path
+    if "*" in path or len(path) < 2:  # noqa: PLR2004 - a context and a property
+        return ""
+    if path[0] == "needs":
+        if path[1] not in needs:
+            return f"but `{written[1]}` is not in its `needs:`; add it there"
+        if path[2:3] == ("outputs",) and path[3:] and path[3] not in outputs.get(path[1], set()):
+            return f"but job `{written[1]}` declares no output `{written[3]}` in its `outputs:`"
+        return ""
+    named = path[1] if path[0] == "inputs" else ""
+    if path[:3] == ("github", "event", "inputs") and path[3:]:
+        named = path[3]
+    if named and named not in inputs:
+        return "which `on.workflow_dispatch.inputs` does not declare; declare it there"
+    return ""
+
+
+def _texts(raw: object, *, condition: bool = False) -> list[str]:
+    """Every expression text in a job's body; a bare `if:` is one expression."""
+    if isinstance(raw, str):
+        return ["${{ " + raw + " }}" if condition and "${{" not in raw else raw]
+    if isinstance(raw, dict):
+        return [
+            text
+            for key, value in raw.items()
+            for text in _texts(value, condition=key == "if")
+        ]
+    if isinstance(raw, list):
+        return [text for value in raw for text in _texts(value)]
+    return []
+
+
+def _references_in(raw: object) -> list[expressions.Reference]:
+    """The context references of every parsable expression in a job's body."""
+    found = []
+    for text in _texts(raw):
+        for inner in expressions.names_in(text):
+            try:
+                found += expressions.references(expressions.parse(inner))
+            except expressions.ExpressionError:
+                continue  # refused where the value was checked
+    return found
