@@ -593,11 +593,7 @@ def _texts(raw: object, *, condition: bool = False) -> list[str]:
     if isinstance(raw, str):
         return ["${{ " + raw + " }}" if condition and "${{" not in raw else raw]
     if isinstance(raw, dict):
-        return [
-            text
-            for key, value in raw.items()
-            for text in _texts(value, condition=key == "if")
-        ]
+        return [text for key, value in raw.items() for text in _texts(value, condition=key == "if")]
     if isinstance(raw, list):
         return [text for value in raw for text in _texts(value)]
     return []
