@@ -283,6 +283,11 @@ EDITS: dict[str, tuple[Edit, Agrees | Refused]] = {
         refuse_step("lint", "if", "hashFiles('uv.lock') != ''"),
         Refused("lint"),
     ),
+    # GitHub reads a job outside `needs:` as null, so this `if:` would be quietly false there.
+    "if-on-a-job-not-needed": (
+        refuse("typecheck", "if", "needs.lint.result == 'success'"),
+        Refused("typecheck"),
+    ),
     "foreign-setup-action": (foreign_setup_action, Refused("lint")),
     "unpinned-action": (unpinned_checkout, Refused("typecheck")),
 }

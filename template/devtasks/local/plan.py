@@ -491,6 +491,8 @@ def job_gate(  # noqa: PLR0911, PLR0913 - one return per reason; what decides a 
             reason=f"needs {names}, which --only / --skip left out",
             fix=f"select {names} too to run it",
         )
+    if job.if_refused:
+        return Gate(runs=False, reason=job.if_refused, refused=True)
     if needs is None:
         needs = {f"{n}.result": "success" if succeeded(n) else "failure" for n in job.needs}
     context = contexts.scope(

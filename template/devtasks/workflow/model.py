@@ -158,6 +158,9 @@ class Job:
     continue_on_error: bool | str = False
     timeout_minutes: float = DEFAULT_TIMEOUT_MINUTES
     steps: tuple[Step, ...] = ()
+    # Why its `if:` cannot be decided as written (it reads what the workflow does not
+    # declare), or "": the job is then refused, whatever the condition evaluates to.
+    if_refused: str = ""
 
     @property
     def run_steps(self) -> list[Step]:

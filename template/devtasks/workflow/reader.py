@@ -1,5 +1,6 @@
 """The reader: one workflow file validated into the model, every refusal collected."""
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -469,19 +470,28 @@ class _Reader:
 
     def declared_check(
         self, job: Job, raw: object, jobs: Mapping[str, Job], inputs: set[str]
-    ) -> None:
+    ) -> str:
         """Each `needs.*` and `inputs.*` the job reads names something the workflow declares.
 
         GitHub reads a job outside `needs:`, an output its job does not declare, or an input
         `workflow_dispatch` does not list as null, so the condition or value quietly differs
-        from what was written; here each is refused, naming what to declare.
+        from what was written; here each is refused, naming what to declare. Returns the
+        first such refusal in the job's own `if:` (which decides whether it runs), or "".
         """
         needs = {need.casefold() for need in job.needs}
         outputs = {j.casefold(): {o.casefold() for o in jobs[j].outputs} for j in jobs}
-        for reference in _references_in(raw):
-            if problem := _undeclared(reference, needs, outputs, inputs):
-                dotted = ".".join(reference.path)
-                self.refuse(job.id, f"reads `{dotted}`, {problem} (GitHub gives null there)")
+        condition = raw.get("if") if isinstance(raw, dict) else None
+
+        def problems(found: object) -> list[str]:
+            return [
+                f"reads `{'.'.join(reference.path)}`, {problem} (GitHub gives null there)"
+                for reference in _references_in(found)
+                if (problem := _undeclared(reference, needs, outputs, inputs))
+            ]
+
+        for message in dict.fromkeys(problems(raw)):
+            self.refuse(job.id, message)
+        return next(iter(problems({"if": condition})), "")
 
     def read(self, document: object) -> Workflow:
         if not isinstance(document, dict) or not isinstance(document.get("jobs"), dict):
@@ -515,8 +525,9 @@ class _Reader:
         dispatch = on.get("workflow_dispatch")
         declared = {name.casefold() for name in dispatch.inputs} if dispatch else set()
         for job_id, raw in document["jobs"].items():
-            if str(job_id) in jobs:
-                self.declared_check(jobs[str(job_id)], raw, jobs, declared)
+            if (job := jobs.get(str(job_id))) is not None:
+                if refused := self.declared_check(job, raw, jobs, declared):
+                    jobs[job.id] = dataclasses.replace(job, if_refused=refused)
         return Workflow(
             self.path, events, env, directory, shell, jobs, tuple(self.problems), triggers=on
         )
