@@ -525,9 +525,9 @@ class _Reader:
         dispatch = on.get("workflow_dispatch")
         declared = {name.casefold() for name in dispatch.inputs} if dispatch else set()
         for job_id, raw in document["jobs"].items():
-            if (job := jobs.get(str(job_id))) is not None:
-                if refused := self.declared_check(job, raw, jobs, declared):
-                    jobs[job.id] = dataclasses.replace(job, if_refused=refused)
+            read = jobs[str(job_id)]
+            if refused := self.declared_check(read, raw, jobs, declared):
+                jobs[read.id] = dataclasses.replace(read, if_refused=refused)
         return Workflow(
             self.path, events, env, directory, shell, jobs, tuple(self.problems), triggers=on
         )
