@@ -1,15 +1,17 @@
 """`invoke parity` passes on a clean service and fails, naming the problem, on every drift."""
 
+import json
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from devtasks.checks import parity as parity_checks
 from devtasks.workflow import rules
 
-from helpers import run
+from helpers import git_commit, run
 
 Drift = Callable[[Path], None]
 
@@ -518,3 +520,38 @@ def test_the_readme_recipe_for_a_new_job_works_verbatim(
     ruff = str(synced_project / ".venv/bin/ruff")
     run([ruff, "check", "--no-cache", "team_tasks.py"], project)
     run([ruff, "format", "--check", "--no-cache", "team_tasks.py"], project)
+
+
+@pytest.mark.slow
+def test_the_readme_pre_commit_job_runs_the_hooks_and_fails_on_what_they_find(
+    tmp_path: Path, synced_project: Path
+) -> None:
+    project = tmp_path / "service"
+    shutil.copytree(synced_project, project, ignore=shutil.ignore_patterns(".venv", ".git"))
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    marker = "<!-- recipe:pre-commit-job -->\n```yaml\n"
+    assert marker in readme, "the README has no pre-commit job recipe"
+    block = readme.split(marker, 1)[1].split("\n```", 1)[0] + "\n"
+    edit(workflow(project), "\njobs:\n", "\njobs:\n" + block + "\n")
+    edit(workflow(project), ", docker]\n", ", docker, hooks]\n")  # publish's needs
+    run(["git", "init", "--quiet"], project)
+    git_commit(project, "a pre-commit job")  # pre-commit reads the files git tracks
+    code, output = parity(project, synced_project)
+    assert code == 0, output
+    invoke = str(synced_project / ".venv/bin/invoke")
+
+    def hooks() -> dict[str, Any]:
+        done = run([invoke, "ci", "--only", "hooks", "--json"], project, check=False)
+        document: dict[str, Any] = json.loads(done.stdout)
+        (entry,) = (e for e in document["entries"] if e["job"] == "hooks")
+        assert entry["command"].startswith("uv run --locked pre-commit run"), entry
+        return entry
+
+    assert hooks()["result"] == "passed"
+    module = next((project / "src").glob("*/__init__.py"))
+    module.write_text(module.read_text(encoding="utf-8") + "x=1\n", encoding="utf-8")
+    git_commit(project, "unformatted")
+    found = hooks()
+    assert found["result"] == "failed", found
+    # The hook reformatted the file in the working tree, as `pre-commit run` does.
+    assert module.read_text(encoding="utf-8").endswith("x = 1\n")

@@ -888,3 +888,69 @@ def test_declared_reads_are_accepted_whatever_their_case(tmp_path: Path) -> None
     )
     document = {"on": DISPATCHED, "jobs": {"changes": changes, "later": later}}
     assert problems_of(tmp_path, document) == []
+
+
+SETUP_UV = {"uses": f"astral-sh/setup-uv@{SHA}", "with": {"version": "0.13.9"}}
+PRE_COMMIT = f"pre-commit/action@{SHA}"
+HOOKS = "uv run --locked pre-commit run --show-diff-on-failure --color=always"
+
+
+@pytest.mark.parametrize(
+    ("extra", "script"),
+    [({}, f"{HOOKS} --all-files"), ({"extra_args": "ruff-check --files src/a.py"}, None)],
+)
+def test_a_pre_commit_action_job_runs_the_hooks_with_the_locks_pre_commit(
+    tmp_path: Path, extra: dict[str, str], script: str | None
+) -> None:
+    # pre-commit/action's own action.yml runs
+    # `pre-commit run --show-diff-on-failure --color=always ${{ inputs.extra_args }}`,
+    # extra_args defaulting to --all-files.
+    step: dict[str, Any] = {"uses": PRE_COMMIT}
+    if extra:
+        step["with"] = extra
+    body = {"runs-on": "ubuntu-24.04", "steps": [{"uses": CHECKOUT}, SETUP_UV, step]}
+    path = write_workflow(tmp_path, workflow({"hooks": body}))
+    parsed = reader.read(tmp_path, path, SETTINGS)
+    assert parsed.problems == ()
+    (entry,) = parsed.jobs["hooks"].entries()
+    planned = plan_entry(Scene(tmp_path, parsed, PUSH_MAIN, HOST, "3.13"), entry)
+    assert planned.refused is None
+    assert planned.script == (script or f"{HOOKS} ruff-check --files src/a.py")
+
+
+@pytest.mark.parametrize(
+    ("steps", "refusal"),
+    [
+        (
+            [{"uses": CHECKOUT}, {"uses": PRE_COMMIT}],
+            "runs hooks through uv, which GitHub's runner lacks: put `astral-sh/setup-uv` "
+            "before it",
+        ),
+        (
+            [{"uses": CHECKOUT}, SETUP_UV, {"uses": PRE_COMMIT}, {"run": "uv run invoke lint"}],
+            "is a job's one call, as a `run:` step is",
+        ),
+        (
+            [
+                {"uses": CHECKOUT},
+                SETUP_UV,
+                {"uses": PRE_COMMIT, "with": {"extra_args": "--all-files; rm -rf ."}},
+            ],
+            "input `extra_args` must be plain words",
+        ),
+        (
+            [{"uses": CHECKOUT}, SETUP_UV, {"uses": PRE_COMMIT, "with": {"cache": "false"}}],
+            "input `cache` is not one parity knows",
+        ),
+        (
+            [{"uses": CHECKOUT}, SETUP_UV, {"uses": PRE_COMMIT, "if": "always()"}],
+            "the task step has an `if:`",
+        ),
+    ],
+)
+def test_a_pre_commit_action_parity_cannot_mirror_is_refused(
+    tmp_path: Path, steps: list[dict[str, Any]], refusal: str
+) -> None:
+    body = {"runs-on": "ubuntu-24.04", "steps": steps}
+    found = problems_of(tmp_path, workflow({"hooks": body}))
+    assert any(refusal in problem for problem in found), found

@@ -349,7 +349,7 @@ def plan_entry(
     context = contexts.scope(Location.STEP_ENV, run, matrix=matrix, needs=needs, env={}, steps={})
     problems = [str(p) for p in workflow.problems if p.job in {None, job.id}]
     step = job.task_step
-    if problems or step is None or job.argv is None:
+    if problems or step is None or job.command is None or (step.run and job.argv is None):
         reason = problems[0] if problems else f"job `{job.id}` is not one task call"
         return Planned(entry=entry, context=context, refused=reason)
     try:
@@ -365,7 +365,7 @@ def plan_entry(
             steps=values.credential_steps(job),
         )
         env = {**job_env, **{k: expressions.substitute(v, context) for k, v in step.env.items()}}
-        script = expressions.substitute(step.run or "", context).strip()
+        script = expressions.substitute(job.command, context).strip()
         on_scope = contexts.scope(Location.JOB_RUNS_ON, run, matrix=matrix, needs=needs)
         runs_on = [expressions.substitute(label, on_scope) for label in job.runs_on]
         python, pins = _setups(job.steps[: step.index], context, held=not scene.place.in_container)

@@ -15,6 +15,7 @@ from devtasks.workflow.rules import (
     SAFE_ARGUMENT,
     TASK_PREFIX,
     ActionRule,
+    Role,
 )
 from devtasks.workflow.triggers import Trigger
 
@@ -169,9 +170,24 @@ class Job:
 
     @property
     def task_step(self) -> Step | None:
-        """The one `run:` step, if the job has exactly one."""
+        """The one `run:` step, if the job has exactly one; else its one task action."""
         runs = self.run_steps
-        return runs[0] if len(runs) == 1 else None
+        if runs:
+            return runs[0] if len(runs) == 1 else None
+        actions = [step for step in self.steps if _task_action(step) is not None]
+        return actions[0] if len(actions) == 1 else None
+
+    @property
+    def command(self) -> str | None:
+        """What the task step runs: its `run:`, or the command its task action runs."""
+        step = self.task_step
+        if step is None:
+            return None
+        rule = _task_action(step)
+        if rule is None:
+            return step.run
+        arguments = step.with_.get(rule.arguments_input, rule.arguments_default)
+        return " ".join((shlex.join(rule.command), text_of(arguments))).strip()
 
     @property
     def argv(self) -> list[str] | None:
@@ -282,3 +298,9 @@ def ordered(jobs: Mapping[str, Job]) -> list[Job]:
         placed.add(ready.id)
         done.append(ready)
     return done
+
+
+def _task_action(step: Step) -> ActionRule | None:
+    """The built-in action that stands as the task step (pre-commit/action), if it is one."""
+    rule = BUILTIN_ACTIONS.get(step.action or "")
+    return rule if rule is not None and rule.role is Role.TASK else None

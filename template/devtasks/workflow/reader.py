@@ -28,6 +28,7 @@ from devtasks.workflow.rules import (
     MATRIX_ONLY,
     MATRIX_VALUE,
     RULES,
+    SAFE_ARGUMENT,
     SHA_REF,
     WORKFLOWS,
     ActionRule,
@@ -261,23 +262,26 @@ class _Reader:
     def steps_shape(self, job: Job, *, ci: bool) -> None:
         """Setup actions, then exactly one task call, then publishing post-steps."""
         runs = job.run_steps
-        if len(runs) != 1:
+        task = job.task_step
+        if task is None:
             self.refuse(
                 job.id,
                 f"has {len(runs)} `run:` steps; it must have exactly one: "
                 "`uv run --locked invoke <task>`",
             )
-        elif job.argv is None:
+        elif task.run is not None and job.argv is None:
             self.refuse(
                 job.id,
-                f"runs `{(runs[0].run or '').strip()}`; its one `run:` step must be "
+                f"runs `{task.run.strip()}`; its one `run:` step must be "
                 "`uv run --locked invoke <task> [plain arguments]` and nothing else",
             )
-        task_index = runs[0].index if len(runs) == 1 else len(job.steps)
+        task_index = task.index if task is not None else len(job.steps)
         for step in job.steps:
             if step.uses is None:
                 continue
             self.action_check(job, step, after_task=step.index > task_index)
+            if step is task:
+                self.task_action_check(job, step)
         if job.task_step is not None and job.task_step.if_ is not None:
             self.refuse(
                 job.id,
@@ -372,10 +376,33 @@ class _Reader:
                     f"{where} input `{key}` is refused: it changes what the action does in a "
                     "way `invoke ci` cannot check; leave it out",
                 )
+        if rule.role is Role.TASK and step is not job.task_step:
+            self.refuse(
+                job.id,
+                f"{where} is a job's one call, as a `run:` step is: "
+                "a job has one of them; keep one",
+            )
         if rule.role is Role.SETUP and step.if_ is not None:
             self.refuse(job.id, f"{where}: setup steps run unconditionally (no `if:`)")
         if step.continue_on_error:
             self.refuse(job.id, f"{where}: continue-on-error belongs on the task step or job")
+
+    def task_action_check(self, job: Job, step: Step) -> None:
+        """A task action's arguments are plain words and what it needs is set up before it."""
+        rule = self.actions.get(step.action or "")
+        if rule is None:
+            return
+        where = f"step {step.index + 1} (`{step.action}`)"
+        given = step.with_.get(rule.arguments_input)
+        if given is not None and not all(SAFE_ARGUMENT.match(word) for word in str(given).split()):
+            self.refuse(job.id, f"{where} input `{rule.arguments_input}` must be plain words")
+        before = {other.action for other in job.steps[: step.index]}
+        if rule.requires and rule.requires not in before:
+            self.refuse(
+                job.id,
+                f"{where} runs hooks through uv, which GitHub's runner lacks: put "
+                f"`{rule.requires}` before it",
+            )
 
     def known_action(self, job: Job, step: Step) -> ActionRule | None:
         """The action's rule, after refusing unpinned, local, Docker and unknown actions."""

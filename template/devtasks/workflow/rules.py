@@ -257,6 +257,7 @@ class Role(enum.Enum):
 
     SETUP = "setup"  # before the task step: prepares the machine as `invoke ci` finds it
     POST = "post"  # after the task step: publishes files the task wrote
+    TASK = "task"  # is the task step: `invoke ci` runs the command the action runs
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,12 @@ class ActionRule:
     # Outputs that hand the task a credential: each output's name and the environment
     # variable a local run reads it from instead (unset is '', masked like a secret).
     credentials: Mapping[str, str] = field(default_factory=dict)
+    # A TASK action: the command it runs, the input that adds arguments and its default,
+    # and the setup action that must come before it (its command needs what that installs).
+    command: tuple[str, ...] = ()
+    arguments_input: str = ""
+    arguments_default: str = ""
+    requires: str = ""
 
 
 ACTIONS: tuple[ActionRule, ...] = (
@@ -433,6 +440,29 @@ ACTIONS: tuple[ActionRule, ...] = (
         },
         "a token for the task; locally your own: `steps.<id>.outputs.token` reads $GH_TOKEN",
         credentials={"token": "GH_TOKEN"},
+    ),
+    ActionRule(
+        "pre-commit/action",
+        Role.TASK,
+        {"extra_args": MIRRORED},
+        "runs the hooks of .pre-commit-config.yaml (`pre-commit run --show-diff-on-failure "
+        "--color=always`, then extra_args, --all-files by default); locally with the lock's "
+        "pre-commit through uv. The action installs the newest pre-commit, but the hooks call "
+        "the locked tools, so both check with the same versions; fixes a hook makes locally "
+        "stay in the working tree, as `pre-commit run` leaves them",
+        host_tool="pre-commit",
+        command=(
+            "uv",
+            "run",
+            "--locked",
+            "pre-commit",
+            "run",
+            "--show-diff-on-failure",
+            "--color=always",
+        ),
+        arguments_input="extra_args",
+        arguments_default="--all-files",
+        requires="astral-sh/setup-uv",
     ),
     ActionRule(
         "aquasecurity/setup-trivy",
