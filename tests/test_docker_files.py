@@ -185,6 +185,14 @@ ROOT_EDITS = {
         "",
         ["ci", "runner"],
     ),
+    # Docker strips the quotes of an ARG default: this is root, not a user named "0".
+    "ci-ends-as-a-quoted-root-argument": (
+        "FROM devdeps AS ci\n",
+        'FROM devdeps AS ci\nARG WHO="0"\nUSER ${WHO}\n',
+        "",
+        ["ci", "runner"],
+    ),
+    "prod-ends-as-root-by-name-and-group": ("", "", "\nARG WHO='root'\nUSER $WHO:$WHO\n", ["prod"]),
     "runner-ends-as-an-unknown-user": (
         "FROM ci AS runner\n",
         "FROM ci AS runner\nUSER ${WHO}\n",

@@ -545,7 +545,8 @@ def test_the_readme_pre_commit_job_runs_the_hooks_and_fails_on_what_they_find(
         document: dict[str, Any] = json.loads(done.stdout)
         (entry,) = (e for e in document["entries"] if e["job"] == "hooks")
         assert entry["command"].startswith("uv run --locked pre-commit run"), entry
-        return entry
+        found: dict[str, Any] = entry
+        return found
 
     assert hooks()["result"] == "passed"
     module = next((project / "src").glob("*/__init__.py"))

@@ -849,8 +849,7 @@ DISPATCHED = {
         ),
         (
             job(needs="changes", env={"PART": "${{ needs.changes.outputs.frontend }}"}),
-            "reads `needs.changes.outputs.frontend`, but job `changes` declares no output "
-            "`frontend`",
+            "reads `needs.changes.outputs.frontend`, but job `changes` declares no output",
         ),
         (
             job(env={"WHERE": "${{ inputs.region }}"}),
@@ -923,8 +922,7 @@ def test_a_pre_commit_action_job_runs_the_hooks_with_the_locks_pre_commit(
     [
         (
             [{"uses": CHECKOUT}, {"uses": PRE_COMMIT}],
-            "runs hooks through uv, which GitHub's runner lacks: put `astral-sh/setup-uv` "
-            "before it",
+            "which GitHub's runner lacks: put `astral-sh/setup-uv` before it",
         ),
         (
             [{"uses": CHECKOUT}, SETUP_UV, {"uses": PRE_COMMIT}, {"run": "uv run invoke lint"}],

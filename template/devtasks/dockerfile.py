@@ -128,14 +128,22 @@ def _read_instruction(
         return stages, arguments  # global ARGs before the first FROM
     stage = stages[-1]
     if match := ARG_DEFAULT.match(line):
-        arguments = {**arguments, match.group(1): match.group(2)}
+        # Docker strips the quotes of `ARG U="0"`, and of `USER "0"`, as a shell would.
+        arguments = {**arguments, match.group(1): _unquoted(match.group(2))}
     user = None
     if match := USER.match(line):
-        written = match.group(1)
+        written = _unquoted(match.group(1))
         resolved = VARIABLE.sub(lambda m: arguments.get(m.group(1), m.group(0)), written)
         user = (number, written, resolved)
     changed = replace(stage, instructions=True, user=user or stage.user)
     return [*stages[:-1], changed], arguments
+
+
+def _unquoted(word: str) -> str:
+    """A word without one pair of surrounding quotes."""
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":  # noqa: PLR2004 - a pair
+        return word[1:-1]
+    return word
 
 
 def read(root: Path) -> Dockerfile:
