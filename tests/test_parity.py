@@ -489,27 +489,32 @@ def test_ci_plan_follows_the_workflow_and_picks_up_a_new_job(
 
 
 def recipe_block(readme: str, name: str) -> str:
-    """The fenced block under `<!-- recipe:add-a-job:<name> -->` in the service's README."""
-    marker = f"<!-- recipe:add-a-job:{name} -->\n```"
-    assert marker in readme, f"the README has no {name} block for adding a job"
+    """The fenced block under `<!-- recipe:<name> -->` in the service's README."""
+    marker = f"<!-- recipe:{name} -->\n```"
+    assert marker in readme, f"the README has no {name} recipe"
     block = readme.split(marker, 1)[1].split("\n", 1)[1]
     return block.split("\n```", 1)[0] + "\n"
+
+
+def service_with_a_job(tmp_path: Path, synced_project: Path, job: str, recipe: str) -> Path:
+    """A copy of the synced service with the README's `recipe` job in ci.yml, needed by publish."""
+    project = tmp_path / "service"
+    shutil.copytree(synced_project, project, ignore=shutil.ignore_patterns(".venv", ".git"))
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    edit(workflow(project), "\njobs:\n", "\njobs:\n" + recipe_block(readme, recipe) + "\n")
+    edit(workflow(project), ", docker]\n", f", docker, {job}]\n")  # publish's needs
+    return project
 
 
 @pytest.mark.slow
 def test_the_readme_recipe_for_a_new_job_works_verbatim(
     tmp_path: Path, synced_project: Path
 ) -> None:
-    project = tmp_path / "service"
-    shutil.copytree(synced_project, project, ignore=shutil.ignore_patterns(".venv", ".git"))
+    project = service_with_a_job(tmp_path, synced_project, "audit", "add-a-job:ci.yml")
     readme = (project / "README.md").read_text(encoding="utf-8")
     team_tasks = project / "team_tasks.py"
-    team_tasks.write_text(
-        f"{team_tasks.read_text(encoding='utf-8')}\n{recipe_block(readme, 'team_tasks.py')}",
-        encoding="utf-8",
-    )
-    edit(workflow(project), "\njobs:\n", "\njobs:\n" + recipe_block(readme, "ci.yml") + "\n")
-    edit(workflow(project), ", docker]\n", ", docker, audit]\n")  # publish's needs
+    recipe = recipe_block(readme, "add-a-job:team_tasks.py")
+    team_tasks.write_text(f"{team_tasks.read_text(encoding='utf-8')}\n{recipe}", encoding="utf-8")
     code, output = parity(project, synced_project)
     assert code == 0, output
     invoke = str(synced_project / ".venv/bin/invoke")
@@ -526,14 +531,7 @@ def test_the_readme_recipe_for_a_new_job_works_verbatim(
 def test_the_readme_pre_commit_job_runs_the_hooks_and_fails_on_what_they_find(
     tmp_path: Path, synced_project: Path
 ) -> None:
-    project = tmp_path / "service"
-    shutil.copytree(synced_project, project, ignore=shutil.ignore_patterns(".venv", ".git"))
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    marker = "<!-- recipe:pre-commit-job -->\n```yaml\n"
-    assert marker in readme, "the README has no pre-commit job recipe"
-    block = readme.split(marker, 1)[1].split("\n```", 1)[0] + "\n"
-    edit(workflow(project), "\njobs:\n", "\njobs:\n" + block + "\n")
-    edit(workflow(project), ", docker]\n", ", docker, hooks]\n")  # publish's needs
+    project = service_with_a_job(tmp_path, synced_project, "hooks", "pre-commit-job")
     run(["git", "init", "--quiet"], project)
     git_commit(project, "a pre-commit job")  # pre-commit reads the files git tracks
     code, output = parity(project, synced_project)
