@@ -106,6 +106,7 @@ REMOTE_ACTION = re.compile(
     r"(?:/(?P<path>[^@]+))?@(?P<ref>[^@\s]+)$"
 )
 EXIT_STATUS = re.compile(r"^exit status (\d+)$")
+TASK_STEP_ID = "task"  # see _step_runs
 WROTE_COMMAND = re.compile(r"^Wrote command \n(?P<script>.*)\n to '[^']*'$", re.DOTALL)
 ZERO_SHA = "0" * 40
 # Steps run on a pseudo-terminal, so tools print colours and progress bars.
@@ -238,8 +239,9 @@ class StepRun:
 
     step_id: str
     name: str
-    # The script act wrote for a `run:` step (expressions evaluated); None for `uses:` steps
-    # and for steps that did not run.
+    # The script act wrote for a `run:` step (expressions evaluated), or for the `task` step
+    # of a stand-in that runs its action's own command; None for other `uses:` steps and for
+    # steps that did not run.
     command: str | None
     outcome: Result
     # 0 when it passed, N from act's `exit status N`; None when act gave none (skipped,
@@ -547,10 +549,17 @@ def _act_result(value: object, where: str) -> Result:
 def _step_runs(records: Sequence[Mapping[str, Any]]) -> tuple[StepRun, ...]:
     """The top-level steps of one entry, from their main-stage records, in order."""
     main: dict[str, list[Mapping[str, Any]]] = {}
+    # A stand-in's step with the id `task` is its action's own command (pre-commit/action's
+    # `pre-commit run`): its script and exit code are the top-level step's.
+    task: dict[str, list[Mapping[str, Any]]] = {}
     for record in records:
         step_id = record.get("stepID")
-        if record.get("stage") == "Main" and isinstance(step_id, list) and len(step_id) == 1:
+        if record.get("stage") != "Main" or not isinstance(step_id, list):
+            continue
+        if len(step_id) == 1:
             main.setdefault(str(step_id[0]), []).append(record)
+        elif len(step_id) == 2 and step_id[1] == TASK_STEP_ID:
+            task.setdefault(str(step_id[0]), []).append(record)
     steps = []
     for step_id, lines in main.items():
         results = [line["stepResult"] for line in lines if "stepResult" in line]
@@ -558,8 +567,10 @@ def _step_runs(records: Sequence[Mapping[str, Any]]) -> tuple[StepRun, ...]:
             continue
         outcome = _act_result(results[-1], f"step {step_id}")
         errors = [str(line["msg"]) for line in lines if _fails_job(line)]
-        codes = [int(m[1]) for e in errors if (m := EXIT_STATUS.match(e))]
-        scripts = [m["script"] for line in lines if (m := WROTE_COMMAND.match(str(line["msg"])))]
+        own = task.get(step_id, lines)
+        failures = [str(line["msg"]) for line in own if _fails_job(line)]
+        codes = [int(m[1]) for e in failures if (m := EXIT_STATUS.match(e))]
+        scripts = [m["script"] for line in own if (m := WROTE_COMMAND.match(str(line["msg"])))]
         steps.append(
             StepRun(
                 step_id=step_id,

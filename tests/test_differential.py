@@ -14,6 +14,7 @@ against GitHub's documented behaviour in test_workflow_model.py and test_ci_runn
 The image jobs need the tests, so they are skipped in both runners, as the broken tests fail.
 """
 
+import copy
 import json
 import shutil
 from collections.abc import Callable
@@ -33,6 +34,7 @@ Workflow = dict[Any, Any]
 Edit = Callable[[Workflow], None]
 SHA = "ea165f8d65b6e75b540449e92b4886f43607fa02"  # the pin of upload-artifact the template uses
 UPLOAD = f"actions/upload-artifact@{SHA}"
+PRE_COMMIT = "pre-commit/action@2c7b3805fd2a0fd8c1884dcaebf91fc102a13ecd"  # the README's
 # invoke ci's result -> act's: a failure allowed by continue-on-error concludes as success.
 AS_ACT = {
     "passed": Result.PASSED,
@@ -201,6 +203,21 @@ def foreign_setup_action(w: Workflow) -> None:
     steps(w, "lint").insert(2, {"uses": f"actions/setup-python@{SHA}"})
 
 
+def pre_commit_job(w: Workflow) -> None:
+    """The README's hooks job (its pin), one hook by id: GitHub applies `defaults.run` to run
+    steps only, so where this shares a batch with a run default, the hooks still run at the
+    root."""
+    lint = w["jobs"]["lint"]
+    setup = [copy.deepcopy(step) for step in steps(w, "lint") if "uses" in step][:2]
+    w["jobs"]["hooks"] = {
+        "needs": ["lint"],
+        "runs-on": lint["runs-on"],
+        "permissions": {"contents": "read"},
+        "steps": [*setup, {"uses": PRE_COMMIT, "with": {"extra_args": "ruff-format --all-files"}}],
+    }
+    w["jobs"]["publish"]["needs"].append("hooks")
+
+
 def unpinned_checkout(w: Workflow) -> None:
     steps(w, "typecheck")[0]["uses"] = "actions/checkout@v5"
 
@@ -249,6 +266,7 @@ EDITS: dict[str, tuple[Edit, Agrees | Refused]] = {
     "step-working-directory": (step_working_directory, Agrees("defaults")),
     "job-shell": (job_level_shell, Agrees("defaults")),
     "job-working-directory": (job_level_directory, Agrees("defaults")),
+    "pre-commit-action-job": (pre_commit_job, Agrees("defaults")),
     "matrix-axis-and-exclude": (matrix_axis_and_exclude, Agrees("matrix-exclude")),
     "other-linux-runners": (other_linux_runners, Agrees("matrix-exclude")),
     "job-env-github-sets": (job_env_github_sets, Agrees("matrix-exclude")),
