@@ -849,7 +849,10 @@ DISPATCHED = {
         ),
         (
             job(needs="changes", env={"PART": "${{ needs.changes.outputs.frontend }}"}),
-            "reads `needs.changes.outputs.frontend`, but job `changes` declares no output",
+            (
+                "reads `needs.changes.outputs.frontend`, but job `changes` declares no output "
+                "`frontend`"
+            ),
         ),
         (
             job(env={"WHERE": "${{ inputs.region }}"}),
@@ -922,7 +925,10 @@ def test_a_pre_commit_action_job_runs_the_hooks_with_the_locks_pre_commit(
     [
         (
             [{"uses": CHECKOUT}, {"uses": PRE_COMMIT}],
-            "which GitHub's runner lacks: put `astral-sh/setup-uv` before it",
+            (
+                "runs hooks through uv, which GitHub's runner lacks: put `astral-sh/setup-uv` "
+                "before it"
+            ),
         ),
         (
             [{"uses": CHECKOUT}, SETUP_UV, {"uses": PRE_COMMIT}, {"run": "uv run invoke lint"}],
