@@ -1,5 +1,9 @@
 """Benchmark a new service: `copier copy`, then `invoke ci` serial and with `--jobs 2`.
 
+Then the same workflow under nektos/act, as the differential tests run it (self-hosted,
+offline stand-in actions), on the same service in the same run, against a warm
+`invoke ci --jobs 2`.
+
 Run: `uv run python bench/bench_service.py [--runs N]`. Writes its section of bench/results.md.
 """
 
@@ -21,6 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # The security job's scanners, offline (harness only): Trivy and a loopback OSV stand-in.
 sys.path.insert(0, str(ROOT / "harness"))
 from offline_scanners import offline_scanners  # noqa: E402
+
+# act, driven the way the differential tests drive it (harness only).
+sys.path.insert(0, str(ROOT / "tests"))
+from act_runner import run_act  # noqa: E402
 
 GOAL_SECONDS = 30.0
 PARALLEL_GOAL_SECONDS = 15.0
@@ -56,7 +64,18 @@ def new_service(scratch: Path, name: str) -> tuple[Path, float]:
     elapsed = copy(service)
     timed(["git", "init", "--quiet"], service)
     timed(["git", "add", "--all"], service)
+    timed(["git", "commit", "--quiet", "--message", "new service"], service)
     return service, elapsed
+
+
+def act_seconds(service: Path, env: dict[str, str]) -> float:
+    """Wall time of ci.yml under act on `service`, which must pass there as it does locally."""
+    started = time.perf_counter()
+    run = run_act(service, env=env)
+    elapsed = time.perf_counter() - started
+    if run.exit_code != 0:
+        sys.exit(f"act failed on {service}:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}")
+    return elapsed
 
 
 def main() -> None:
@@ -65,6 +84,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     runs = parser.parse_args().runs
     copies, first_ci, warm_ci, parallel_first, parity = [], [], [], [], []
+    parallel_warm, under_act = [], []
     last_jobs: dict[str, float] = {}
     ci = ["uv", "run", "--locked", "invoke", "ci", "--json"]
     with (
@@ -85,9 +105,15 @@ def main() -> None:
             service, elapsed = new_service(Path(scratch), f"parallel-{index}")
             first, _ = timed([*ci, "--jobs", "2"], service)
             parallel_first.append(elapsed + first)
+            warm, _ = timed([*ci, "--jobs", "2"], service)
+            parallel_warm.append(warm)
+            under_act.append(act_seconds(service, scanners))
     total = statistics.median(copies) + statistics.median(first_ci)
     parallel_total = statistics.median(parallel_first)
     parity_seconds = statistics.median(parity)
+    warm_parallel = statistics.median(parallel_warm)
+    act_total = statistics.median(under_act)
+    ratio = act_total / warm_parallel
     lines = [
         "## New service: copy and local CI",
         "",
@@ -114,6 +140,9 @@ def main() -> None:
             f"| `uv run --locked invoke parity` | {parity_seconds:.2f} "
             f"| under {PARITY_GOAL_SECONDS:.0f} | {verdict(parity_seconds < PARITY_GOAL_SECONDS)} |"
         ),
+        f"| warm `invoke ci --jobs 2` | {warm_parallel:.1f} | | |",
+        f"| the same ci.yml under act (self-hosted, offline stand-ins) | {act_total:.1f} | | |",
+        (f"| act's time / `invoke ci --jobs 2`'s | {ratio:.2f} | above 1 | {verdict(ratio > 1)} |"),
         "",
         "Per job, last warm run:",
         "",

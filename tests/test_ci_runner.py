@@ -4,12 +4,19 @@ Slow tier: these run the service's own `invoke ci` (from its own locked environm
 """
 
 import contextlib
+import functools
+import hashlib
+import http.server
+import io
 import json
 import os
+import platform
 import re
 import shutil
 import signal
 import subprocess
+import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -377,12 +384,109 @@ def test_a_tool_at_another_version_than_the_pin_skips_the_job(
     document = ci_json(broken_service, "--only", "security", env=env)
     (security,) = [e for e in document["entries"] if e["job"] == "security"]
     assert security["result"] == "skipped", security
-    how = f"install it from https://github.com/aquasecurity/trivy/releases/tag/v{pinned[1]}"
+    how = (
+        f"install it from https://github.com/aquasecurity/trivy/releases/tag/v{pinned[1]}, "
+        "or run `invoke ci --fetch-tools` to download it checksum-verified"
+    )
     assert security["reason"] == (
         f"aquasecurity/setup-trivy pins trivy {pinned[1]}; this machine has trivy 0.70.0: {how}"
     )
     assert security["fix"] == how
     assert document["exit_code"] == 0
+
+
+def trivy_release(served: Path, version: str, trivy: Path, *, published: str = "") -> str:
+    """A GitHub-shaped release of Trivy `version` under `served`; returns the asset's name.
+
+    Its binary is a wrapper of the harness's Trivy (`trivy`, at that very version); the
+    checksums file names the asset's true SHA-256, or `published` instead.
+    """
+    arch = {"x86_64": "64bit", "aarch64": "ARM64"}[platform.machine()]
+    asset = f"trivy_{version}_Linux-{arch}.tar.gz"
+    folder = served / "aquasecurity/trivy/releases/download" / f"v{version}"
+    folder.mkdir(parents=True)
+    wrapper = f'#!/bin/sh\nexec "{trivy}" "$@"\n'.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in (("LICENSE", b"Apache-2.0\n"), ("trivy", wrapper)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            archive.addfile(info, io.BytesIO(data))
+    (folder / asset).write_bytes(buffer.getvalue())
+    digest = published or hashlib.sha256(buffer.getvalue()).hexdigest()
+    other = "0" * 64
+    checksums = f"{other}  trivy_{version}_macOS-64bit.tar.gz\n{digest}  {asset}\n"
+    (folder / f"trivy_{version}_checksums.txt").write_text(checksums, encoding="utf-8")
+    return asset
+
+
+@contextlib.contextmanager
+def serving(directory: Path) -> Iterator[str]:
+    """A loopback HTTP server of `directory`, as a mirror of github.com's release paths."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def without_trivy() -> str:
+    """This process's PATH without any folder holding a `trivy`."""
+    folders = os.environ["PATH"].split(os.pathsep)
+    return os.pathsep.join(f for f in folders if not (Path(f) / "trivy").exists())
+
+
+def test_fetch_tools_downloads_the_pinned_trivy_checksum_verified(
+    broken_service: Path, tmp_path: Path
+) -> None:
+    text = (broken_service / ".github/workflows/ci.yml").read_text(encoding="utf-8")
+    pinned = re.search(r"setup-trivy@\S+ # \S+\n\s+with:\n\s+version: v(\S+)", text)
+    assert pinned is not None
+    version, real = pinned[1], shutil.which("trivy")
+    assert real is not None, "the slow tier puts the harness's Trivy on PATH"
+    trivy_release(tmp_path / "good", version, Path(real))
+    trivy_release(tmp_path / "tampered", version, Path(real), published="1" * 64)
+    cache = tmp_path / "cache"
+    cached = cache / "shipshape/tools/trivy" / version / "trivy"
+    env = {"PATH": without_trivy(), "XDG_CACHE_HOME": str(cache)}
+    # Without the flag: skipped, and the reason names the flag.
+    document = ci_json(broken_service, "--only", "security", env=env)
+    (security,) = [e for e in document["entries"] if e["job"] == "security"]
+    assert security["result"] == "skipped"
+    assert security["reason"].endswith(
+        "or run `invoke ci --fetch-tools` to download it checksum-verified"
+    )
+    with serving(tmp_path / "tampered") as url:
+        tampered = {**env, "SHIPSHAPE_TOOL_DOWNLOADS": url}
+        document = ci_json(broken_service, "--only", "security", "--fetch-tools", env=tampered)
+    (security,) = [e for e in document["entries"] if e["job"] == "security"]
+    assert security["result"] == "skipped", security
+    assert f"not the published {'1' * 64}; nothing was installed" in security["reason"]
+    assert not cached.exists()
+    with serving(tmp_path / "good") as url:
+        good = {**env, "SHIPSHAPE_TOOL_DOWNLOADS": url}
+        invoke = str(broken_service / ".venv/bin/invoke")
+        argv = [invoke, "ci", "--dry-run", "--json", "--only", "security", "--fetch-tools"]
+        plan = json.loads(run(argv, broken_service, env=good).stdout)
+        (row,) = [e for e in plan["entries"] if e["job"] == "security"]
+        assert row["plan"].endswith(f"(after downloading trivy {version})"), row
+        assert not cached.exists(), "a dry run downloads nothing"
+        document = ci_json(broken_service, "--only", "security", "--fetch-tools", env=good)
+    (security,) = [e for e in document["entries"] if e["job"] == "security"]
+    assert security["result"] == "passed", document["output"]
+    assert (
+        f"downloading trivy {version} (SHA-256 checked) into {cached.parent}" in document["output"]
+    )
+    assert cached.is_file()
+    # The server is gone: the cached version is found, without the flag and without a download.
+    document = ci_json(broken_service, "--only", "security", env=env)
+    (security,) = [e for e in document["entries"] if e["job"] == "security"]
+    assert security["result"] == "passed", document["output"]
+    assert "downloading" not in document["output"]
 
 
 def test_parity_fails_when_publish_does_not_wait_for_a_job(

@@ -9,6 +9,7 @@ the runner does), timeouts, continue-on-error, and why an entry is skipped or re
 import dataclasses
 import enum
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -200,6 +201,8 @@ class Planned:
     # and job outputs read besides the task step's own results.
     needs: Mapping[str, expressions.Value] = field(default_factory=dict)
     job_env: Mapping[str, str] = field(default_factory=dict)
+    # Pinned tools `--fetch-tools` downloads before the entry runs (tools.obtain).
+    downloads: tuple[tools.Download, ...] = ()
 
     @property
     def job(self) -> model.Job:
@@ -306,6 +309,8 @@ class Scene:
     pinned_python: str
     # Tasks declared `@ci_task(needs_docker=True)`: their jobs need an engine like Docker jobs.
     docker_tasks: frozenset[str] = frozenset()
+    # `--fetch-tools`: a pinned tool that is missing is downloaded, not skipped.
+    fetch_tools: bool = False
 
     @property
     def values(self) -> contexts.Values:
@@ -318,19 +323,37 @@ def event_values(event: Event) -> contexts.Values:
     return values.run_values(event.values(), event.inputs)
 
 
+@dataclass(frozen=True)
+class Setups:
+    """What a job's setup steps decide here: setup-uv's Python, the pinned tools' state."""
+
+    python: str | None = None
+    pins: tuple[tuple[str, str], ...] = ()  # each tool not here: the reason, and the fix
+    directories: tuple[Path, ...] = ()  # cached versions, first on PATH
+    downloads: tuple[tools.Download, ...] = ()  # fetched by the runner before the job
+
+
 def _setups(
-    setups: Sequence[model.Step], context: expressions.Context, *, held: bool
-) -> tuple[str | None, list[tuple[str, str]]]:
-    """setup-uv's python-version, and each pinned tool not here at its version (on the host)."""
+    setups: Sequence[model.Step], context: expressions.Context, *, held: bool, fetch: bool
+) -> Setups:
+    """setup-uv's python-version, and each pinned tool's state on the host."""
     python = None
-    pins = []
+    pins, directories, downloads = [], [], []
     for setup in setups:
         inputs = {k: expressions.substitute(str(v), context) for k, v in setup.with_.items()}
         if setup.action == "astral-sh/setup-uv" and "python-version" in inputs:
             python = inputs["python-version"]
-        if held and (missing := tools.pin_skip(setup.action or "", inputs)):
-            pins.append(missing)
-    return python, pins
+        if not held:
+            continue
+        state = tools.held(setup.action or "", inputs, fetch=fetch)
+        if state.skip:
+            pins.append(state.skip)
+        if state.directory:
+            directories.append(state.directory)
+        if state.download:
+            downloads.append(state.download)
+            directories.append(state.download.directory)
+    return Setups(python, tuple(pins), tuple(directories), tuple(downloads))
 
 
 def plan_entry(
@@ -368,7 +391,13 @@ def plan_entry(
         script = expressions.substitute(job.command, context).strip()
         on_scope = contexts.scope(Location.JOB_RUNS_ON, run, matrix=matrix, needs=needs)
         runs_on = [expressions.substitute(label, on_scope) for label in job.runs_on]
-        python, pins = _setups(job.steps[: step.index], context, held=not scene.place.in_container)
+        setups = _setups(
+            job.steps[: step.index],
+            context,
+            held=not scene.place.in_container,
+            fetch=scene.fetch_tools,
+        )
+        python, pins = setups.python, setups.pins
         job_continues = _truthy_setting(
             job.continue_on_error,
             contexts.scope(Location.JOB_CONTINUE_ON_ERROR, run, matrix=matrix, needs=needs),
@@ -382,6 +411,10 @@ def plan_entry(
         env["UV_PYTHON"] = python
         if python != scene.pinned_python:
             env["UV_PROJECT_ENVIRONMENT"] = str(root / CI_VENVS / python)
+    if setups.directories:
+        # As the setup action adds its tool to PATH for the job's later steps.
+        path = os.pathsep.join([*map(str, setups.directories), os.environ.get("PATH", "")])
+        env["PATH"] = path
     directory = step.working_directory or job.working_directory or workflow.working_directory
     explicit_bash = (step.shell or job.shell or workflow.shell) == "bash"
     shell = BASH_EXPLICIT if explicit_bash else BASH_DEFAULT
@@ -399,6 +432,7 @@ def plan_entry(
         python=python,
         needs=needs,
         job_env=job_env,
+        downloads=setups.downloads,
     )
     if os_skip := _os_skip(runs_on, local_os()):
         return dataclasses.replace(planned, skip=os_skip, skip_fix="run it on that OS")
@@ -703,6 +737,8 @@ def plan_rows(scene: Scene, selection: Selection) -> list[dict[str, Any]]:
                 what = f"skip ({planned.skip})"
             else:
                 what = planned.script + (f" ({gate.reason})" if gate.reason else "")
+                fetched = ", ".join(d.label for d in planned.downloads)
+                what += f" (after downloading {fetched})" if fetched else ""
             rows.append(
                 {
                     "job": job.id,
@@ -726,6 +762,7 @@ class Asked:
     inputs: Mapping[str, str] = field(default_factory=dict)
     workflow: str = ""
     all_workflows: bool = False
+    fetch_tools: bool = False
 
 
 ASKED_NOTHING = Asked()
@@ -829,7 +866,15 @@ def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
             rows += not_triggered_rows(each)
             continue
         selection = selection_for(each.workflow, only, skip, among=triggered)
-        scene = Scene(root, each.workflow, each.event, HOST, pinned, docker_tasks(tasks))
+        scene = Scene(
+            root,
+            each.workflow,
+            each.event,
+            HOST,
+            pinned,
+            docker_tasks(tasks),
+            fetch_tools=asked.fetch_tools,
+        )
         rows += [
             {"workflow": str(each.workflow.path), **row} for row in plan_rows(scene, selection)
         ]

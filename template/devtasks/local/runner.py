@@ -28,7 +28,7 @@ from invoke.exceptions import Exit
 
 from devtasks import config
 from devtasks.jobs import docker_tasks
-from devtasks.local import file_commands, values
+from devtasks.local import file_commands, tools, values
 from devtasks.local.plan import (
     ALL_SELECTED,
     ASKED_NOTHING,
@@ -116,6 +116,8 @@ class Run:
         self.mask = values.Masker.for_workflow(scene.workflow)
         # Job outputs so far, merged over a job's entries in the order they finished.
         self.job_outputs: dict[str, dict[str, str]] = {}
+        # `--fetch-tools` downloads, once per tool version: None, or why it failed.
+        self.fetched: dict[str, str | None] = {}
 
     # -- output ------------------------------------------------------------------------------
 
@@ -419,18 +421,34 @@ class Run:
         elif not gate.runs and not decided:
             decided = [p.outcome(Result.SKIPPED, reason=gate.reason, fix=gate.fix) for p in entries]
         elif gate.runs:
-            for planned in entries:
-                if planned.refused:
-                    decided.append(planned.outcome(Result.FAILED, reason=planned.refused))
-                elif planned.skip:
-                    skipped = planned.outcome(
-                        Result.SKIPPED, reason=planned.skip, fix=planned.skip_fix
-                    )
-                    decided.append(skipped)
-                else:
-                    self.queue.append(_Task(planned))
+            decided = [o for p in entries if (o := self._queue_or_decide(p)) is not None]
         self.outcomes[job.id] = decided
         self.left[job.id] = len(entries) - len(decided)
+
+    def _queue_or_decide(self, planned: Planned) -> Outcome | None:
+        """Queue an entry whose job runs; or its outcome when it cannot run here."""
+        if planned.refused:
+            return planned.outcome(Result.FAILED, reason=planned.refused)
+        if planned.skip:
+            return planned.outcome(Result.SKIPPED, reason=planned.skip, fix=planned.skip_fix)
+        if missing := self._download(planned):
+            return missing
+        self.queue.append(_Task(planned))
+        return None
+
+    def _download(self, planned: Planned) -> Outcome | None:
+        """Fetch the pinned tools `--fetch-tools` asked for; a skip when one cannot be had."""
+        for download in planned.downloads:
+            if download.label not in self.fetched:
+                self._say(
+                    f"[{planned.job.id}] downloading {download.label} (SHA-256 checked) "
+                    f"into {download.directory}"
+                )
+                self.fetched[download.label] = tools.obtain(download)
+            if failed := self.fetched[download.label]:
+                how = download.tool.how.format(version=download.version)
+                return planned.outcome(Result.SKIPPED, reason=failed, fix=how)
+        return None
 
     def _start_ready_jobs(self) -> None:
         for job in list(self.pending):
@@ -648,7 +666,15 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
                 ]
                 continue
             selection = selection_for(each.workflow, only, skip, among=triggered)
-            scene = Scene(root, each.workflow, each.event, place, pinned, docker_tasks(tasks))
+            scene = Scene(
+                root,
+                each.workflow,
+                each.event,
+                place,
+                pinned,
+                docker_tasks(tasks),
+                fetch_tools=asked.fetch_tools,
+            )
             run = Run(
                 scene, settings, parallel=jobs, fail_fast=fail_fast, log=log, selection=selection
             )
