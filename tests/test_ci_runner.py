@@ -370,12 +370,18 @@ echo "Version: 0.70.0"
 """
 
 
+def pinned_trivy(service: Path) -> str:
+    """The Trivy version ci.yml's setup-trivy steps pin."""
+    text = (service / ".github/workflows/ci.yml").read_text(encoding="utf-8")
+    pinned = re.search(r"setup-trivy@\S+ # \S+\n\s+with:\n\s+version: v(\S+)", text)
+    assert pinned is not None
+    return pinned[1]
+
+
 def test_a_tool_at_another_version_than_the_pin_skips_the_job(
     broken_service: Path, tmp_path: Path
 ) -> None:
-    text = (broken_service / ".github/workflows/ci.yml").read_text(encoding="utf-8")
-    pinned = re.search(r"setup-trivy@\S+ # \S+\n\s+with:\n\s+version: v(\S+)", text)
-    assert pinned is not None
+    pinned = pinned_trivy(broken_service)
     trivy = tmp_path / "bin" / "trivy"
     trivy.parent.mkdir()
     trivy.write_text(FAKE_TRIVY, encoding="utf-8")
@@ -385,11 +391,11 @@ def test_a_tool_at_another_version_than_the_pin_skips_the_job(
     (security,) = [e for e in document["entries"] if e["job"] == "security"]
     assert security["result"] == "skipped", security
     how = (
-        f"install it from https://github.com/aquasecurity/trivy/releases/tag/v{pinned[1]}, "
+        f"install it from https://github.com/aquasecurity/trivy/releases/tag/v{pinned}, "
         "or run `invoke ci --fetch-tools` to download it checksum-verified"
     )
     assert security["reason"] == (
-        f"aquasecurity/setup-trivy pins trivy {pinned[1]}; this machine has trivy 0.70.0: {how}"
+        f"aquasecurity/setup-trivy pins trivy {pinned}; this machine has trivy 0.70.0: {how}"
     )
     assert security["fix"] == how
     assert document["exit_code"] == 0
@@ -443,10 +449,7 @@ def without_trivy() -> str:
 def test_fetch_tools_downloads_the_pinned_trivy_checksum_verified(
     broken_service: Path, tmp_path: Path
 ) -> None:
-    text = (broken_service / ".github/workflows/ci.yml").read_text(encoding="utf-8")
-    pinned = re.search(r"setup-trivy@\S+ # \S+\n\s+with:\n\s+version: v(\S+)", text)
-    assert pinned is not None
-    version, real = pinned[1], shutil.which("trivy")
+    version, real = pinned_trivy(broken_service), shutil.which("trivy")
     assert real is not None, "the slow tier puts the harness's Trivy on PATH"
     trivy_release(tmp_path / "good", version, Path(real))
     trivy_release(tmp_path / "tampered", version, Path(real), published="1" * 64)
