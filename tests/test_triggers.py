@@ -380,6 +380,11 @@ def test_inputs_are_typed_with_defaults() -> None:
     [
         ({}, "input `replicas` is required and has no default: pass --input replicas=..."),
         ({"replicas": "many"}, "--input replicas=many: a number input needs a number"),
+        # float() reads these; GitHub's number field does not.
+        *(
+            ({"replicas": text}, f"--input replicas={text}: a number input needs a number")
+            for text in ("nan", "inf", "-Infinity", "1_000", "0x10", "")
+        ),
         (
             {"replicas": "1", "dry-run": "yes"},
             "--input dry-run=yes: a boolean input is true or false",
@@ -555,6 +560,10 @@ def test_a_pull_request_is_compared_from_the_merge_base_with_its_base(
     assert into_release["workflows"][0]["rule"] == (
         "on.pull_request.branches: the base branch `release` matches none of ['main']"
     )
+    # A full ref names the same branch, as GitHub's base_ref does without its refs/heads/.
+    as_ref = dry_run(repository, capsys, "pull_request", base="refs/heads/main")
+    assert as_ref["workflows"][0]["verdict"] == "triggered"
+    assert as_ref["changed"] == ["src/topic.py"]
     # Only a workflow with paths filters needs the files: ci.yml decides on the branch alone.
     assert dry_run(repository, capsys, "pull_request", base="nowhere")["workflows"][0]["rule"]
     with pytest.raises(Exit, match="--base nowhere: no such branch"):

@@ -401,6 +401,22 @@ def test_template_update_stops_when_check_update_finds_nothing_new(current_servi
     assert snapshot(service) == before
 
 
+def test_template_update_to_a_release_that_does_not_exist_is_one_line(
+    current_service: Path,
+) -> None:
+    service = current_service
+    before = snapshot(service)
+
+    missing = template_update(service, "--vcs-ref", "v99.0.0-no-such-release")
+
+    assert missing.returncode == 1, missing.stdout + missing.stderr
+    assert "Traceback" not in missing.stderr, missing.stderr
+    (line,) = task_lines(missing.stderr)
+    assert line.startswith("template-update: `copier update` failed (exit code 1): "), line
+    assert "v99.0.0-no-such-release" in line, line
+    assert snapshot(service) == before
+
+
 RELATIVE_SOURCE_REFUSAL = (
     "template-update: the template location '.' (_src_path) holds no copier.yml, relative to "
     "this service: run `invoke template-update --src <the template's absolute path or git URL>` "

@@ -19,7 +19,7 @@ import yaml
 from devtasks import config
 from devtasks.checks import arguments
 from devtasks.jobs import ci_task, docker_tasks
-from devtasks.local import plan, runner
+from devtasks.local import plan, runner, tools
 from devtasks.local.plan import HOST, Event, Place, Scene, plan_entry
 from devtasks.local.values import Masker
 from devtasks.workflow import contexts, expressions, model, reader, rules
@@ -764,6 +764,28 @@ def test_a_job_skipped_by_a_failed_need_says_so_whatever_its_if(
     assert gate.reason.startswith(reason), gate
 
 
+@pytest.mark.parametrize(
+    "condition",
+    [
+        # Each is true on GitHub (sha is never empty, the workflow is named CI there), false
+        # with the nulls a local run would have: a skip would pass over a job GitHub runs.
+        "github.sha != ''",
+        "github.workflow == 'CI' && github.event_name == 'push'",
+        "github.repository == 'example-org/my-service'",
+        "github.run_number > 0",
+    ],
+)
+def test_a_job_if_reading_a_property_not_set_locally_is_refused_not_skipped(
+    tmp_path: Path, condition: str
+) -> None:
+    path = write_workflow(tmp_path, workflow({"ship": job(**{"if": condition})}))
+    parsed = reader.read(tmp_path, path, SETTINGS)
+    gate = plan.job_gate(parsed.jobs["ship"], PUSH_MAIN, succeeded=lambda _: True)
+    assert gate.refused, gate
+    assert not gate.runs
+    assert "is not a github property `invoke ci` sets locally" in gate.reason, gate
+
+
 def test_a_workflow_refused_under_on_stops_the_run_rather_than_reading_not_triggered(
     tmp_path: Path,
 ) -> None:
@@ -779,6 +801,17 @@ def test_jobs_below_one_is_one_line(tmp_path: Path, jobs: int) -> None:
     with pytest.raises(Exit) as refused:
         runner.run_ci(tmp_path, jobs=jobs)
     assert refused.value.message == f"ci: --jobs {jobs}: give 1 or more jobs to run side by side"
+
+
+@pytest.mark.parametrize("text", ["abc", "", "1.5", "0", "-1"])
+def test_a_jobs_flag_that_is_no_count_is_one_line(text: str) -> None:
+    with pytest.raises(Exit) as refused:
+        runner.jobs_flag(text)
+    assert refused.value.message == f"ci: --jobs {text}: give 1 or more jobs to run side by side"
+
+
+def test_a_jobs_flag_is_read_as_a_count() -> None:
+    assert runner.jobs_flag("2") == 2
 
 
 MACHINE_TOKEN = "ghs_machine_own"  # noqa: S105 - a made-up value to find in the output
@@ -958,3 +991,53 @@ def test_a_pre_commit_action_parity_cannot_mirror_is_refused(
     body = {"runs-on": "ubuntu-24.04", "steps": steps}
     found = problems_of(tmp_path, workflow({"hooks": body}))
     assert any(refusal in problem for problem in found), found
+
+
+@pytest.mark.parametrize(
+    ("action", "inputs"),
+    [
+        ("aquasecurity/setup-trivy", {"version": "latest"}),
+        ("astral-sh/setup-uv", {"version": ">=0.13"}),
+        ("astral-sh/setup-uv", {"version": "0.13"}),
+        ("sigstore/cosign-installer", {"cosign-release": "v2"}),
+    ],
+)
+def test_a_setup_action_pinning_no_one_version_skips_naming_the_fix(
+    action: str, inputs: dict[str, str]
+) -> None:
+    ((name, pinned),) = inputs.items()
+    held = tools.held(action, inputs, fetch=True)
+    assert held.download is None, "nothing is downloaded for a version that is no version"
+    fix = f"pin one version (`{name}: vX.Y.Z`) in the workflow"
+    assert held.skip == (f"{action} `{name}: {pinned}` is no one version to hold: {fix}", fix)
+
+
+def test_a_checksums_file_gives_the_line_of_its_asset_only() -> None:
+    listing = (
+        f"{'a' * 64}  trivy_0.76.0_Linux-ARM64.tar.gz\n"
+        f"{'b' * 64} *trivy_0.76.0_Linux-64bit.tar.gz\n"
+        "not a line\n"
+        f"{'C' * 64}  trivy_0.76.0_macOS-64bit.tar.gz\n"
+    )
+    assert tools.published_checksum(listing, "trivy_0.76.0_Linux-64bit.tar.gz") == "b" * 64
+    assert tools.published_checksum(listing, "trivy_0.76.0_macOS-64bit.tar.gz") is None
+    assert tools.published_checksum(listing, "trivy_0.76.0_Linux") is None
+
+
+def test_checkout_credentials_are_classified_and_its_extra_contents_refused(
+    tmp_path: Path,
+) -> None:
+    body = job()
+    body["steps"][0]["with"] = {
+        "token": "${{ secrets.CHECKOUT_PAT }}",
+        "ssh-key": "${{ secrets.KEY }}",
+    }
+    assert problems_of(tmp_path, workflow({"lint": body})) == []
+    body["steps"][0]["with"] = {"submodules": "recursive", "clean": "false"}
+    found = problems_of(tmp_path, workflow({"lint": body}))
+    assert any("input `submodules` is refused" in p for p in found), found
+    (unknown,) = [p for p in found if "`clean`" in p]
+    assert unknown.endswith(
+        "input `clean` is not one parity knows; leave it out (it accepts fetch-depth, "
+        "fetch-tags, persist-credentials, show-progress, ssh-key, token)"
+    ), unknown

@@ -440,7 +440,17 @@ def report_conflicts(conflicts: Sequence[Conflict]) -> None:
 
 def merge_from_template(c: Context, vcs_ref: str) -> str | None:
     """Run copier's update; the release merged in, or None when nothing changed."""
-    run(c, *COPIER_UPDATE, *(["--vcs-ref", vcs_ref] if vcs_ref else []))
+    argv = [*COPIER_UPDATE, *(["--vcs-ref", vcs_ref] if vcs_ref else [])]
+    require_tool(argv[0])
+    # copier's own words go to stderr: shown as they are when it merged, and when it failed
+    # only their last line (a bad --vcs-ref is a 70-line traceback ending in the cause).
+    result = c.run(shlex.join(argv), warn=True, hide="stderr", pty=False)
+    said = result.stderr if result is not None else ""
+    if result is None or not result.ok:
+        exited = result.exited if result is not None else "unknown"
+        message = f"`copier update` failed (exit code {exited}): {last_line(said) or 'no message'}"
+        raise fail(message)
+    sys.stderr.write(said)
     after = template_version()
     if not git(c, "status", "--porcelain"):
         print(f"template-update: already up to date with the template ({after})")

@@ -143,7 +143,8 @@ def local_event(  # noqa: PLR0913 - each a flag of `invoke ci`
         raise Exit(message, code=1)
     if ref and not ref.startswith(("refs/heads/", "refs/tags/", "refs/pull/")):
         ref = f"refs/heads/{ref}"
-    base = base or settings.default_branch
+    # A branch, as GitHub's base_ref names it; `refs/heads/main` is the same branch.
+    base = base.removeprefix("refs/heads/") or settings.default_branch
     branch = current_branch(root, settings.default_branch)
     found = changed.changed_files(root, name, base)
     files = Event(

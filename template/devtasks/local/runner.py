@@ -576,6 +576,17 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
     return 1 if any(o.result in {Result.FAILED, Result.CANCELLED} for o in outcomes) else 0
 
 
+def jobs_flag(text: str) -> int:
+    """`--jobs` as a count of jobs to run side by side; anything else is one line."""
+    try:
+        jobs = int(text)
+    except ValueError:
+        message = f"ci: --jobs {text}: give 1 or more jobs to run side by side"
+        raise Exit(message, code=1) from None
+    require_side_by_side(jobs)
+    return jobs
+
+
 def require_side_by_side(jobs: int) -> None:
     """Stop in one line unless `--jobs` is a count of jobs to run side by side."""
     if jobs < 1:

@@ -185,6 +185,17 @@ def _cached(tool: PinnedTool, version: str) -> Path | None:
     return None
 
 
+def _unpinned(action: str, tool: PinnedTool, pinned: str | None) -> tuple[str, str] | None:
+    """Why a setup step names no one version to hold, and the fix; None when it does."""
+    if pinned is None:
+        fix = f"pin `{tool.version_input}` in the workflow"
+        return f"{action} installs its default {tool.command}, unknown here: {fix}", fix
+    if not re.fullmatch(r"\d+\.\d+\.\d+", pinned.strip().removeprefix("v")):
+        fix = f"pin one version (`{tool.version_input}: vX.Y.Z`) in the workflow"
+        return f"{action} `{tool.version_input}: {pinned}` is no one version to hold: {fix}", fix
+    return None
+
+
 def held(action: str, inputs: Mapping[str, str], *, fetch: bool = False) -> Held:
     """Whether a setup step's tool is here at its pinned version, and if not what to do.
 
@@ -195,11 +206,8 @@ def held(action: str, inputs: Mapping[str, str], *, fetch: bool = False) -> Held
     if tool is None:
         return HELD_ON_PATH
     pinned = inputs.get(tool.version_input, tool.default)
-    if pinned is None:
-        fix = f"pin `{tool.version_input}` in the workflow"
-        return Held(
-            skip=(f"{action} installs its default {tool.command}, unknown here: {fix}", fix)
-        )
+    if (unheld := _unpinned(action, tool, pinned)) is not None or pinned is None:
+        return Held(skip=unheld)
     wanted = pinned.strip().removeprefix("v")
     found = found_version(tool)
     if found == wanted:

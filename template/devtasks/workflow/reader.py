@@ -369,7 +369,12 @@ class _Reader:
         for key in step.with_:
             kind = rule.inputs.get(key)
             if kind is None:
-                self.refuse(job.id, f"{where} input `{key}` is not one parity knows")
+                accepted = sorted(k for k, c in rule.inputs.items() if c is not KeyClass.REFUSED)
+                self.refuse(
+                    job.id,
+                    f"{where} input `{key}` is not one parity knows; leave it out "
+                    f"(it accepts {', '.join(accepted) or 'none'})",
+                )
             elif kind is KeyClass.REFUSED:
                 self.refuse(
                     job.id,
@@ -458,7 +463,11 @@ class _Reader:
         needs_raw = raw.get("needs") or []
         needs = (needs_raw,) if isinstance(needs_raw, str) else tuple(map(str, needs_raw))
         if_ = raw.get("if")
+        before = len(self.problems)
         self.condition_at(if_, job_id, "if", Location.JOB_IF)
+        # An `if:` that cannot be evaluated here decides nothing: the job is refused, never
+        # skipped on a condition evaluated with nulls GitHub would not see.
+        if_refused = next((p.message for p in self.problems[before:]), "")
         matrix, fail_fast = self.matrix(raw.get("strategy"), job_id)
         directory, shell = self.defaults(raw.get("defaults"), job_id)
         steps_raw = raw.get("steps")
@@ -490,6 +499,7 @@ class _Reader:
             timeout_minutes=self.timeout(raw.get("timeout-minutes"), job_id, "timeout-minutes")
             or DEFAULT_TIMEOUT_MINUTES,
             steps=steps,
+            if_refused=if_refused,
         )
         if steps:
             self.steps_shape(job, ci=ci)

@@ -297,8 +297,16 @@ ACTIONS: tuple[ActionRule, ...] = (
             "persist-credentials": INERT,
             "fetch-depth": INERT,
             "fetch-tags": INERT,
+            "show-progress": INERT,
+            # Credentials the checkout fetches with: GitHub's secrets, never read locally.
+            "token": INERT,
+            "ssh-key": INERT,
             "ref": REFUSED,
             "path": REFUSED,
+            # What the checkout holds besides the commit's files: the local tree may not.
+            "submodules": REFUSED,
+            "lfs": REFUSED,
+            "sparse-checkout": REFUSED,
         },
         "the working tree `invoke ci` runs in is the checkout",
     ),

@@ -10,6 +10,7 @@ call `decide`, so they cannot disagree.
 """
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -173,12 +174,15 @@ def _boolean(name: str, text: str) -> bool:
     raise InputError(message)
 
 
+# What GitHub's number field takes: a decimal, no `_`, `inf` or `nan` (which float() reads).
+NUMBER_INPUT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _number(name: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
+    if not NUMBER_INPUT.fullmatch(text.strip()):
         message = f"--input {name}={text}: a number input needs a number"
-        raise InputError(message) from None
+        raise InputError(message)
+    return float(text)
 
 
 def input_values(declared: Mapping[str, Input], given: Mapping[str, str]) -> dict[str, Value]:
