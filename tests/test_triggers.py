@@ -19,7 +19,7 @@ import check_jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 from devtasks import config
-from devtasks.local import plan, runner
+from devtasks.local import changed, plan, runner
 from devtasks.workflow import globs, reader, rules, triggers
 from devtasks.workflow.triggers import Happening, Verdict
 from hypothesis import given
@@ -617,3 +617,36 @@ def test_a_second_workflow_on_push_with_paths_is_accepted(repository: Path) -> N
     parsed = reader.read(repository, Path(".github/workflows/docker.yml"), SETTINGS)
     assert parsed.problems == ()
     assert parsed.triggers["push"].paths == ("src/**", "Dockerfile")
+
+
+def test_a_push_on_github_is_compared_from_its_before_commit(
+    repository: Path, tmp_path: Path
+) -> None:
+    # docs.github.com, "Workflow syntax", on.push.paths ("Git diff comparisons"): a push is a
+    # two-dot diff of its previous and its new commit, every commit of the push counted.
+    git(repository, "checkout", "-q", "main")
+    before = git(repository, "rev-parse", "HEAD").strip()
+    commit(repository, "src/first.py")
+    commit(repository, "docs/second.md")
+    payload = tmp_path / "event.json"
+    payload.write_text(json.dumps({"before": before, "after": "f" * 40}), encoding="utf-8")
+    given = changed.pushed_before(str(payload))
+    assert given == before
+    found = changed.changed_files(repository, "push", "main", before=given)
+    assert found.committed == ("docs/second.md", "src/first.py")
+    assert found.compared == f"{before[:12]}..HEAD"
+    # Without it (a local run, a new branch's zero commit) only HEAD's own commit is seen here.
+    assert changed.changed_files(repository, "push", "main").committed == ("docs/second.md",)
+    for named in ("0" * 40, "not-a-sha", None):
+        payload.write_text(json.dumps({"before": named}), encoding="utf-8")
+        assert changed.pushed_before(str(payload)) == ""
+    payload.write_text("{not json", encoding="utf-8")
+    assert changed.pushed_before(str(payload)) == ""
+    assert changed.pushed_before(None) == ""
+    assert changed.pushed_before(str(tmp_path / "absent.json")) == ""
+    # A shallow checkout lacks the commit: one line naming the fix, never "nothing changed".
+    missing = changed.changed_files(repository, "push", "main", before="e" * 40)
+    assert missing.problem == (
+        "the push's previous commit eeeeeeeeeeee is not in this checkout: "
+        "check out with `fetch-depth: 0`"
+    )

@@ -5,8 +5,9 @@ step output `true` or `false`, written to `$GITHUB_OUTPUT`, so later jobs can ru
 the parts that changed (`if: needs.changes.outputs.backend == 'true'`). The changed files
 are the ones a workflow's `paths` filter sees, matched by the same patterns: the same code
 decides on GitHub and under `invoke ci` (which sets `GITHUB_EVENT_NAME` and
-`GITHUB_BASE_REF` as the runner does). On GitHub, check out with `fetch-depth: 0`, so the
-base branch is there to compare with.
+`GITHUB_BASE_REF` as the runner does). A push on GitHub is compared from the commit its
+event payload names as `before`. On GitHub, check out with `fetch-depth: 0`, so the base
+branch and that commit are there to compare with.
 """
 
 import os
@@ -19,7 +20,7 @@ from invoke.exceptions import Exit
 from devtasks import config
 from devtasks.jobs import ci_task
 from devtasks.jobs.outputs import set_outputs
-from devtasks.local.changed import changed_files
+from devtasks.local.changed import changed_files, pushed_before
 from devtasks.workflow import globs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,11 @@ def change_outputs(root: Path) -> dict[str, str]:
         raise Exit(message, code=1)
     event = os.environ.get("GITHUB_EVENT_NAME") or "pull_request"
     base = os.environ.get("GITHUB_BASE_REF") or settings.default_branch
-    found = changed_files(root, event, base)
+    before = pushed_before(os.environ.get("GITHUB_EVENT_PATH")) if event == "push" else ""
+    found = changed_files(root, event, base, before=before)
+    if found.problem:
+        message = f"changes: {found.problem.removeprefix('ci: ')}"
+        raise Exit(message, code=1)
     outputs = touched(settings.changes, found.committed)
     print(f"changes: {len(found.committed)} file(s) changed ({event}, {found.compared})")
     for name, value in outputs.items():

@@ -1,12 +1,15 @@
 """The files a local event changed, as GitHub would compare them for `paths` filters.
 
 A pull request: the merge base of its base branch and HEAD, to HEAD (GitHub's three-dot
-diff). A push: the commits since the branch's upstream, or since the default branch when
-it has none; a push of the default branch itself compares with its previous commit, as
-GitHub compares a push with the commit before it. Uncommitted changes are always listed,
-and counted only when asked: GitHub never sees them.
+diff). A push on GitHub: the push's `before` commit to HEAD (GitHub's two-dot diff of a
+push), from the event payload. A push here: the commits since the branch's upstream, or since
+the default branch when it has none; a push of the default branch itself compares with its
+previous commit, as GitHub compares a push with the commit before it. Uncommitted changes
+are always listed, and counted only when asked: GitHub never sees them.
 """
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,26 +70,63 @@ def _last_commit(root: Path) -> tuple[str, tuple[str, ...]]:
     return "HEAD^..HEAD", tuple(listed or ())
 
 
-def changed_files(root: Path, event: str, base: str) -> Changes:
-    """The files `event` changed; outside git, none (and a paths filter then matches nothing)."""
+def changed_files(root: Path, event: str, base: str, *, before: str = "") -> Changes:
+    """The files `event` changed; outside git, none (and a paths filter then matches nothing).
+
+    `before` is a push's previous commit as GitHub's payload names it (`pushed_before`).
+    """
     head = _commit(root, "HEAD")
     if head is None:
         return Changes("nothing: not a git repository with a commit", (), ())
     uncommitted = _uncommitted(root)
     if event == "pull_request":
-        base_commit = _base_commit(root, base)
-        if base_commit is None:
-            problem = f"ci: --base {base}: no such branch (nor origin/{base}); fetch it or name one"
-            return Changes("nothing", (), uncommitted, problem)
-        merge_base = git_lines(root, "merge-base", base_commit, "HEAD")
-        if not merge_base:
-            return Changes(
-                "nothing", (), uncommitted, f"ci: --base {base} shares no history with HEAD"
-            )
-        return Changes(f"{base}...HEAD", _diff(root, merge_base[0].strip()), uncommitted)
+        return _pulled(root, base, uncommitted)
     if event != "push":
         return Changes("nothing: only push and pull_request compare files", (), uncommitted)
+    if before:
+        return _since_before(root, before, uncommitted)
     return _pushed(root, head, base, uncommitted)
+
+
+def _pulled(root: Path, base: str, uncommitted: tuple[str, ...]) -> Changes:
+    """A pull request: from the merge base with its base branch to HEAD."""
+    base_commit = _base_commit(root, base)
+    if base_commit is None:
+        problem = f"ci: --base {base}: no such branch (nor origin/{base}); fetch it or name one"
+        return Changes("nothing", (), uncommitted, problem)
+    merge_base = git_lines(root, "merge-base", base_commit, "HEAD")
+    if not merge_base:
+        return Changes("nothing", (), uncommitted, f"ci: --base {base} shares no history with HEAD")
+    return Changes(f"{base}...HEAD", _diff(root, merge_base[0].strip()), uncommitted)
+
+
+def _since_before(root: Path, before: str, uncommitted: tuple[str, ...]) -> Changes:
+    """A push on GitHub: from the commit before it to HEAD, when the checkout has that commit."""
+    if _commit(root, before) is None:
+        problem = (
+            f"the push's previous commit {before[:12]} is not in this checkout: "
+            "check out with `fetch-depth: 0`"
+        )
+        return Changes("nothing", (), uncommitted, problem)
+    return Changes(f"{before[:12]}..HEAD", _diff(root, before), uncommitted)
+
+
+def pushed_before(payload_path: str | None) -> str:
+    """The commit a push came after, from the runner's event payload; "" if none is named.
+
+    A new branch's push names the zero commit, and a local run has no payload: then the
+    push is compared as `invoke ci` compares one.
+    """
+    if not payload_path:
+        return ""
+    try:
+        payload = json.loads(Path(payload_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    before = payload.get("before") if isinstance(payload, dict) else None
+    if not isinstance(before, str) or not re.fullmatch(r"[0-9a-f]{40}", before):
+        return ""
+    return "" if before == "0" * 40 else before
 
 
 def _pushed(root: Path, head: str, base: str, uncommitted: tuple[str, ...]) -> Changes:

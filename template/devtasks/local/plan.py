@@ -425,7 +425,9 @@ def plan_entry(
         context=context,
         script=script,
         shell=shell,
-        env={"CI": "true", **values.runner_variables(run), **env},
+        # No event payload file locally: an outer runner's (a CI job that runs `invoke ci`)
+        # would describe another event.
+        env={"CI": "true", "GITHUB_EVENT_PATH": "", **values.runner_variables(run), **env},
         cwd=root / directory if directory else root,
         timeout_seconds=minutes * 60,
         step_continues=step_continues,
