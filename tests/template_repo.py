@@ -72,7 +72,11 @@ def clone_with_worktree(destination: Path) -> Path:
     ).stdout
     for name in filter(None, listed.split("\0")):
         source, target = ROOT / name, destination / name
-        if source.is_file():
+        if source.is_symlink():  # monorepo/'s links into template/, kept links
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)
+            target.symlink_to(source.readlink())
+        elif source.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
         elif target.exists():  # deleted in the working tree, not yet committed

@@ -23,8 +23,16 @@ from helpers import run
             {"fast": True},
             (
                 "[tool.shipshape] has unknown key(s) fast; known: changes, default-branch, "
-                "image, post-actions, probe-paths, probe-timeout-seconds, security, setup-actions"
+                "image, other-workflows, post-actions, probe-paths, probe-timeout-seconds, "
+                "security, setup-actions, workspace"
             ),
+        ),
+        ({"workspace": "backend"}, '[tool.shipshape] workspace = "backend": must be "." or a'),
+        ({"workspace": "../x"}, '[tool.shipshape] workspace = "../x": must be "." or a parent'),
+        ({"workspace": "/"}, '[tool.shipshape] workspace = "/": must be "." or a parent'),
+        (
+            {"other-workflows": ["../ci.yml"]},
+            'other-workflows entry 1 = "../ci.yml": must be a workflow file name',
         ),
         (
             {"changes": {"back end": ["src/**"]}},

@@ -131,23 +131,28 @@ def test_every_file_of_a_new_service_has_exactly_one_owner(
     assert not unmatched, f"entries of {OWNERSHIP.name} no new service has: {sorted(unmatched)}"
 
 
-def test_team_owned_files_are_skipped_on_copy_and_excluded_on_update() -> None:
+@pytest.mark.parametrize("service_dir", ["", "backend"])
+def test_team_owned_files_are_skipped_on_copy_and_excluded_on_update(service_dir: str) -> None:
+    """In a monorepo, the same files under the service's folder, and its .github left out."""
     config = copier_config()
-    team = [entry.path for entry in team_owned()]
-    assert config["_skip_if_exists"] == team
+    prefix = f"{service_dir}/" if service_dir else ""
+    team = [f"{prefix}{entry.path}" for entry in team_owned()]
     environment = jinja2.Environment(autoescape=False)  # noqa: S701 - paths, not HTML
 
-    def excluded(operation: str) -> list[str]:
-        patterns = [
-            environment.from_string(pattern).render(
-                _copier_operation=operation, package_name=PACKAGE
-            )
-            for pattern in config["_exclude"]
-        ]
-        return [pattern for pattern in patterns if pattern]
+    def rendered(patterns: list[str], operation: str) -> list[str]:
+        answers = {
+            "_copier_operation": operation,
+            "package_name": PACKAGE,
+            "service_dir": service_dir,
+            "_copier_conf": {"answers_file": ".copier-answers.yml"},
+        }
+        texts = [environment.from_string(pattern).render(**answers) for pattern in patterns]
+        return [text for text in texts if text]
 
-    assert excluded("update") == team
-    assert excluded("copy") == []
+    assert rendered(config["_skip_if_exists"], "copy") == team
+    nested = [f"{prefix}.github", f"{prefix}.copier-answers.yml"] if service_dir else []
+    assert rendered(config["_exclude"], "update") == [*team, *nested]
+    assert rendered(config["_exclude"], "copy") == nested
 
 
 def test_the_readme_renders_the_table(default_project: Path) -> None:

@@ -602,15 +602,26 @@ def test_workflow_dispatch_passes_typed_inputs_on_the_event(repository: Path) ->
 
 
 def test_a_workflow_flag_names_a_file_that_exists(repository: Path) -> None:
-    assert plan.workflow_paths(repository, "docker", all_workflows=False) == [
+    assert plan.workflow_paths(repository, "docker", SETTINGS, all_workflows=False) == [
         Path(".github/workflows/docker.yml")
     ]
     with pytest.raises(
         Exit, match=r"-w nope\.yml: no such file in \.github/workflows \(there are ci"
     ):
-        plan.workflow_paths(repository, "nope.yml", all_workflows=False)
+        plan.workflow_paths(repository, "nope.yml", SETTINGS, all_workflows=False)
     with pytest.raises(Exit, match="pass one"):
-        plan.workflow_paths(repository, "ci.yml", all_workflows=True)
+        plan.workflow_paths(repository, "ci.yml", SETTINGS, all_workflows=True)
+
+
+def test_other_workflows_are_left_to_their_owners(repository: Path) -> None:
+    """A monorepo frontend's workflow, named in other-workflows, is neither read nor run."""
+    others = SETTINGS.model_copy(update={"other_workflows": ("docker.yml",)})
+    every = plan.workflow_paths(repository, "", others, all_workflows=True)
+    assert Path(".github/workflows/docker.yml") not in every
+    assert Path(".github/workflows/ci.yml") in every
+    assert Path(".github/workflows/docker.yml") not in reader.read_all(repository, others)
+    with pytest.raises(Exit, match="other-workflows names it"):
+        plan.workflow_paths(repository, "docker", others, all_workflows=False)
 
 
 def test_a_second_workflow_on_push_with_paths_is_accepted(repository: Path) -> None:

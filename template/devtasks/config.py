@@ -198,6 +198,22 @@ class Config(_Table):
     changes: Annotated[dict[Text, tuple[Text, ...]], AfterValidator(_change_groups)] = Field(
         default_factory=dict
     )
+    # The repository GitHub checks out, relative to this pyproject.toml: where
+    # .github/workflows is, where jobs start and path filters and post-steps' paths begin.
+    # `..` for a service in a folder of a larger repository (a monorepo's backend/).
+    workspace: Annotated[
+        Text, _matches(r"\.|\.\.(/\.\.)*", 'must be "." or a parent folder: "..", "../.."')
+    ] = "."
+
+    # Workflow files of that repository that are not this service's (a monorepo frontend's
+    # `frontend.yml`): parity and `invoke ci` leave them to their owners.
+    other_workflows: tuple[
+        Annotated[Text, _matches(r"[A-Za-z0-9_.-]+\.ya?ml", "must be a workflow file name")], ...
+    ] = ()
+
+    def checkout(self, root: Path) -> Path:
+        """The repository GitHub checks out, for the service whose pyproject is at `root`."""
+        return (root / self.workspace).resolve()
 
     @property
     def all_post_actions(self) -> dict[str, str]:

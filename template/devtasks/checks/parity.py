@@ -163,7 +163,8 @@ def check(root: Path, tasks: Collection) -> list[str]:
         settings = config.load(root)
     except config.ConfigError as error:
         return [str(error)]
-    workflows = reader.read_all(root, settings)
+    # The repository's workflows; the service's own files (pyproject, Dockerfile) are at root.
+    workflows = reader.read_all(settings.checkout(root), settings)
     if workflow_rules.CI_WORKFLOW not in workflows:
         return [f"{workflow_rules.CI_WORKFLOW}: missing"]
     return [problem for item in CHECKS for problem in item.run(root, workflows, tasks)]

@@ -1,6 +1,7 @@
 """`invoke changes`: which named parts of the repository a change touches, as job outputs.
 
-The groups are `[tool.shipshape.changes]` (`backend = ["src/**", "uv.lock"]`); each becomes a
+The groups are `[tool.shipshape.changes]` (`backend = ["src/**", "uv.lock"]`, paths from the
+repository root, as a `paths` filter's are, in a monorepo too); each becomes a
 step output `true` or `false`, written to `$GITHUB_OUTPUT`, so later jobs can run only for
 the parts that changed (`if: needs.changes.outputs.backend == 'true'`). The changed files
 are the ones a workflow's `paths` filter sees, matched by the same patterns: the same code
@@ -46,7 +47,7 @@ def change_outputs(root: Path) -> dict[str, str]:
     event = os.environ.get("GITHUB_EVENT_NAME") or "pull_request"
     base = os.environ.get("GITHUB_BASE_REF") or settings.default_branch
     before = pushed_before(os.environ.get("GITHUB_EVENT_PATH")) if event == "push" else ""
-    found = changed_files(root, event, base, before=before)
+    found = changed_files(settings.checkout(root), event, base, before=before)
     if found.problem:
         message = f"changes: {found.problem.removeprefix('ci: ')}"
         raise Exit(message, code=1)

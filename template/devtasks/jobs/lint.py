@@ -1,17 +1,29 @@
 """The lint job's shared body: ruff, the GitHub files' schemas and zizmor."""
 
+import os
 from pathlib import Path
 
 from invoke.context import Context
 
+from devtasks import config
 from devtasks.machine import run
+from devtasks.workflow import reader
 
 
 def lint_python_and_github(c: Context) -> None:
-    """Ruff, then the GitHub files: workflow and Dependabot schemas, and zizmor's audits."""
+    """Ruff, then the GitHub files: workflow and Dependabot schemas, and zizmor's audits.
+
+    The GitHub files are the repository's the service is checked out in (`[tool.shipshape]
+    workspace`): the service's folder itself, or a monorepo's root.
+    """
     run(c, "ruff", "check", ".")
     run(c, "ruff", "format", "--check", ".")
-    workflows = sorted(str(path) for path in Path(".github/workflows").glob("*.y*ml"))
+    here = Path.cwd()
+    settings = config.load(here)
+    workspace = settings.checkout(here)
+    github = Path(os.path.relpath(workspace / ".github", here))
+    workflows = [str(github.parent / path) for path in reader.workflow_paths(workspace, settings)]
     run(c, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
-    run(c, "check-jsonschema", "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml")
-    run(c, "zizmor", "--offline", "--quiet", ".github")
+    dependabot = str(github / "dependabot.yml")
+    run(c, "check-jsonschema", "--builtin-schema", "vendor.dependabot", dependabot)
+    run(c, "zizmor", "--offline", "--quiet", str(github))

@@ -10,6 +10,7 @@ the conflicted files when there are any.
 """
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import yaml
 from invoke.context import Context
 from invoke.exceptions import Exit
 
+from devtasks import config
 from devtasks.machine import git_lines, require_tool, run
 
 ANSWERS_FILE = Path(".copier-answers.yml")
@@ -462,11 +464,13 @@ def merge_from_template(c: Context, vcs_ref: str) -> str | None:
     return after
 
 
-def lock_and_test(c: Context) -> CiResult:
-    """Lock the merged pyproject.toml and run `invoke ci` on the result."""
-    # The template locks after merging; lock again for releases that did not.
-    run(c, "uv", "lock", "--quiet")
-    passed = c.run("uv run --locked invoke ci", warn=True, pty=False)
+def lock_and_test(c: Context, service: Path) -> CiResult:
+    """Lock the merged pyproject.toml and run `invoke ci` on the result, in the service."""
+    with contextlib.chdir(service):
+        # The template locks after merging; lock again for releases that did not.
+        run(c, "uv", "lock", "--quiet")
+        # The merge is not committed yet: path filters count it, as they will once it is.
+        passed = c.run("uv run --locked invoke ci --include-uncommitted", warn=True, pty=False)
     return CiResult.PASSED if passed is not None and passed.ok else CiResult.FAILED
 
 
@@ -491,7 +495,20 @@ def conclude(
 
 
 def update(c: Context, *, vcs_ref: str = "", pull_request: bool = False, src: str = "") -> None:
-    """Update from the template, re-lock, run `invoke ci`, optionally open a pull request."""
+    """Update from the template, re-lock, run `invoke ci`, optionally open a pull request.
+
+    copier updates the repository the service is checked out in (`[tool.shipshape]
+    workspace`), where the answers file is: the service itself, or a monorepo's root.
+    """
+    service = Path.cwd()
+    with contextlib.chdir(config.load(service).checkout(service)):
+        update_checkout(c, service, vcs_ref=vcs_ref, pull_request=pull_request, src=src)
+
+
+def update_checkout(
+    c: Context, service: Path, *, vcs_ref: str, pull_request: bool, src: str
+) -> None:
+    """`update` in the repository's root, for the service in the folder `service`."""
     check_clean_repository(c)
     if pull_request:
         check_pull_request_tools()
@@ -511,7 +528,7 @@ def update(c: Context, *, vcs_ref: str = "", pull_request: bool = False, src: st
         return
     # Before anything reads pyproject.toml or uv.lock: markers make them unreadable TOML.
     conflicts = find_conflicts(Path())
-    ci = CiResult.NOT_RUN if conflicts else lock_and_test(c)
+    ci = CiResult.NOT_RUN if conflicts else lock_and_test(c, service)
     if pull_request:
         title = pull_request_title(before, after, conflicts)
         body = pull_request_body(before, after, conflicts, ci)

@@ -301,7 +301,11 @@ def local_os() -> str:
 
 @dataclass(frozen=True)
 class Scene:
-    """What every entry of one run shares: the repository, its CI workflow, event and place."""
+    """What every entry of one run shares: the repository, its CI workflow, event and place.
+
+    `root` is the repository GitHub checks out (where jobs start); `service`, the folder of
+    the service's pyproject.toml, is the same folder unless the service is a monorepo's.
+    """
 
     root: Path
     workflow: model.Workflow
@@ -312,6 +316,7 @@ class Scene:
     docker_tasks: frozenset[str] = frozenset()
     # `--fetch-tools`: a pinned tool that is missing is downloaded, not skipped.
     fetch_tools: bool = False
+    service: Path | None = None  # None: `root`
 
     @property
     def values(self) -> contexts.Values:
@@ -411,7 +416,7 @@ def plan_entry(
         # environment of its own, as each job gets a fresh machine on GitHub.
         env["UV_PYTHON"] = python
         if python != scene.pinned_python:
-            env["UV_PROJECT_ENVIRONMENT"] = str(root / CI_VENVS / python)
+            env["UV_PROJECT_ENVIRONMENT"] = str((scene.service or root) / CI_VENVS / python)
     if setups.directories:
         # As the setup action adds its tool to PATH for the job's later steps.
         path = os.pathsep.join([*map(str, setups.directories), os.environ.get("PATH", "")])
@@ -616,21 +621,29 @@ def load_ci(root: Path, tasks: Collection | None = None) -> tuple[model.Workflow
     return workflow, settings
 
 
-def workflow_paths(root: Path, workflow: str, *, all_workflows: bool) -> list[Path]:
+def workflow_paths(
+    root: Path, workflow: str, settings: config.Config, *, all_workflows: bool
+) -> list[Path]:
     """The workflow files a run considers: ci.yml, the one `-W` names, or every one."""
     if workflow and all_workflows:
         message = "ci: -w/--workflow names one workflow, --all-workflows every one: pass one"
         raise Exit(message, code=1)
     if all_workflows:
-        return reader.workflow_paths(root)
+        return reader.workflow_paths(root, settings)
     if not workflow:
         return [rules.CI_WORKFLOW]
     named = Path(workflow)
     candidates = [named, rules.WORKFLOWS / named.name, rules.WORKFLOWS / f"{named.name}.yml"]
     found = next((path for path in candidates if (root / path).is_file()), None)
     if found is None or found.parent != rules.WORKFLOWS:
-        names = ", ".join(path.name for path in reader.workflow_paths(root))
+        names = ", ".join(path.name for path in reader.workflow_paths(root, settings))
         message = f"ci: -w {workflow}: no such file in {rules.WORKFLOWS} (there are {names})"
+        raise Exit(message, code=1)
+    if found.name in settings.other_workflows:
+        message = (
+            f"ci: -w {workflow}: [tool.shipshape] other-workflows names it: it is not this "
+            "service's, so `invoke ci` does not run it"
+        )
         raise Exit(message, code=1)
     return [found]
 
@@ -789,8 +802,13 @@ def input_flags(given: Sequence[str]) -> dict[str, str]:
 def considered(
     root: Path, event_name: str, ref: str, asked: Asked, tasks: Collection | None
 ) -> tuple[list[Chosen], config.Config, Event]:
-    """The local event, and each workflow it considers with GitHub's verdict on it."""
+    """The local event, and each workflow it considers with GitHub's verdict on it.
+
+    `root` is the service's folder; the workflows, branches and changed files are the
+    repository's it is checked out in (`[tool.shipshape] workspace`).
+    """
     settings = settings_of(root)
+    root = settings.checkout(root)
     event = local_event(
         root,
         event_name,
@@ -799,7 +817,7 @@ def considered(
         base=asked.base,
         include_uncommitted=asked.include_uncommitted,
     )
-    paths = workflow_paths(root, asked.workflow, all_workflows=asked.all_workflows)
+    paths = workflow_paths(root, asked.workflow, settings, all_workflows=asked.all_workflows)
     return (
         choose(root, paths, event=event, settings=settings, tasks=tasks, inputs=asked.inputs),
         settings,
@@ -860,7 +878,7 @@ def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
 
     `tasks` is tasks.py's collection: its `@ci_task(needs_docker=True)` jobs skip without Docker.
     """
-    chosen, _, event = considered(root, event_name, ref, asked, tasks)
+    chosen, settings, event = considered(root, event_name, ref, asked, tasks)
     triggered = [c.workflow for c in chosen if c.decision.runs]
     pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
     rows: list[dict[str, Any]] = []
@@ -870,13 +888,14 @@ def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
             continue
         selection = selection_for(each.workflow, only, skip, among=triggered)
         scene = Scene(
-            root,
+            settings.checkout(root),
             each.workflow,
             each.event,
             HOST,
             pinned,
             docker_tasks(tasks),
             fetch_tools=asked.fetch_tools,
+            service=root,
         )
         rows += [
             {"workflow": str(each.workflow.path), **row} for row in plan_rows(scene, selection)

@@ -678,13 +678,14 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
                 continue
             selection = selection_for(each.workflow, only, skip, among=triggered)
             scene = Scene(
-                root,
+                settings.checkout(root),
                 each.workflow,
                 each.event,
                 place,
                 pinned,
                 docker_tasks(tasks),
                 fetch_tools=asked.fetch_tools,
+                service=root,
             )
             run = Run(
                 scene, settings, parallel=jobs, fail_fast=fail_fast, log=log, selection=selection

@@ -601,14 +601,18 @@ def read(root: Path, path: Path, config: Config) -> Workflow:
     return reader.read(document)
 
 
-def workflow_paths(root: Path) -> list[Path]:
-    """Every workflow file of the repository, relative to `root`."""
-    return sorted(path.relative_to(root) for path in (root / WORKFLOWS).glob("*.y*ml"))
+def workflow_paths(root: Path, config: Config) -> list[Path]:
+    """The service's workflow files in the repository at `root`, relative to it."""
+    return sorted(
+        path.relative_to(root)
+        for path in (root / WORKFLOWS).glob("*.y*ml")
+        if path.name not in config.other_workflows
+    )
 
 
 def read_all(root: Path, config: Config) -> dict[Path, Workflow]:
-    """Every workflow of the repository, parsed."""
-    return {path: read(root, path, config) for path in workflow_paths(root)}
+    """The service's workflows in the repository at `root`, parsed."""
+    return {path: read(root, path, config) for path in workflow_paths(root, config)}
 
 
 def _undeclared(
