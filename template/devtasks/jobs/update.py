@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.runners import Result
 
 from devtasks import config
 from devtasks.machine import git_lines, require_tool, run
@@ -290,15 +291,19 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def _failed(result: Result | None, what: str) -> Exit:
+    """`what` failed: its exit code and the last line it wrote to stderr, in one line."""
+    exited = result.exited if result is not None else "unknown"
+    reason = last_line(result.stderr) if result is not None else ""
+    return fail(f"`{what}` failed (exit code {exited}): {reason or 'no message'}")
+
+
 def check_for_update(c: Context) -> UpdateCheck:
     """Ask `copier check-update` (JSON output) whether the template has a newer release."""
     require_tool(COPIER_CHECK_UPDATE[0])
     result = c.run(shlex.join(COPIER_CHECK_UPDATE), warn=True, hide=True, pty=False)
     if result is None or not result.ok:
-        exited = result.exited if result is not None else "unknown"
-        reason = last_line(result.stderr) if result is not None else ""
-        message = f"`copier check-update` failed (exit code {exited}): {reason or 'no message'}"
-        raise fail(message)
+        raise _failed(result, "copier check-update")
     try:
         answer = json.loads(last_line(result.stdout))
         return UpdateCheck(
@@ -447,12 +452,9 @@ def merge_from_template(c: Context, vcs_ref: str) -> str | None:
     # copier's own words go to stderr: shown as they are when it merged, and when it failed
     # only their last line (a bad --vcs-ref is a 70-line traceback ending in the cause).
     result = c.run(shlex.join(argv), warn=True, hide="stderr", pty=False)
-    said = result.stderr if result is not None else ""
     if result is None or not result.ok:
-        exited = result.exited if result is not None else "unknown"
-        message = f"`copier update` failed (exit code {exited}): {last_line(said) or 'no message'}"
-        raise fail(message)
-    sys.stderr.write(said)
+        raise _failed(result, "copier update")
+    sys.stderr.write(result.stderr)
     after = template_version()
     if not git(c, "status", "--porcelain"):
         print(f"template-update: already up to date with the template ({after})")

@@ -446,8 +446,8 @@ class Run:
                 )
                 self.fetched[download.label] = tools.obtain(download)
             if failed := self.fetched[download.label]:
-                how = download.tool.how.format(version=download.version)
-                return planned.outcome(Result.SKIPPED, reason=failed, fix=how)
+                fix = download.tool.how_for(download.version)
+                return planned.outcome(Result.SKIPPED, reason=failed, fix=fix)
         return None
 
     def _start_ready_jobs(self) -> None:

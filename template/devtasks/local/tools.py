@@ -72,6 +72,10 @@ class PinnedTool:
     # How the action itself obtains the tool; None: not downloaded here (uv: pip installs it).
     release: Release | None = None
 
+    def how_for(self, version: str) -> str:
+        """How to get `version` of the tool by hand: the fix a skip names."""
+        return self.how.format(version=version)
+
 
 PINNED_TOOLS: Mapping[str, PinnedTool] = {
     tool.action: tool
@@ -185,15 +189,18 @@ def _cached(tool: PinnedTool, version: str) -> Path | None:
     return None
 
 
-def _unpinned(action: str, tool: PinnedTool, pinned: str | None) -> tuple[str, str] | None:
-    """Why a setup step names no one version to hold, and the fix; None when it does."""
+def _pinned_version(action: str, tool: PinnedTool, pinned: str | None) -> str | Held:
+    """The one version a setup step pins (`0.76.0`), or the skip naming why it pins none."""
     if pinned is None:
         fix = f"pin `{tool.version_input}` in the workflow"
-        return f"{action} installs its default {tool.command}, unknown here: {fix}", fix
-    if not re.fullmatch(r"\d+\.\d+\.\d+", pinned.strip().removeprefix("v")):
+        reason = f"{action} installs its default {tool.command}, unknown here: {fix}"
+        return Held(skip=(reason, fix))
+    version = pinned.strip().removeprefix("v")
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
         fix = f"pin one version (`{tool.version_input}: vX.Y.Z`) in the workflow"
-        return f"{action} `{tool.version_input}: {pinned}` is no one version to hold: {fix}", fix
-    return None
+        reason = f"{action} `{tool.version_input}: {pinned}` is no one version to hold: {fix}"
+        return Held(skip=(reason, fix))
+    return version
 
 
 def held(action: str, inputs: Mapping[str, str], *, fetch: bool = False) -> Held:
@@ -205,29 +212,25 @@ def held(action: str, inputs: Mapping[str, str], *, fetch: bool = False) -> Held
     tool = PINNED_TOOLS.get(action)
     if tool is None:
         return HELD_ON_PATH
-    pinned = inputs.get(tool.version_input, tool.default)
-    if (unheld := _unpinned(action, tool, pinned)) is not None or pinned is None:
-        return Held(skip=unheld)
-    wanted = pinned.strip().removeprefix("v")
+    wanted = _pinned_version(action, tool, inputs.get(tool.version_input, tool.default))
+    if isinstance(wanted, Held):
+        return wanted
     found = found_version(tool)
     if found == wanted:
         return HELD_ON_PATH
     if cached := _cached(tool, wanted):
         return Held(directory=cached)
-    if fetch and tool.release is not None and _platform() is not None:
+    # `--fetch-tools` can download it: the action downloads a release asset for this machine.
+    downloadable = tool.release is not None and _platform() is not None
+    if fetch and downloadable:
         return Held(download=Download(tool, wanted))
     here = f"{tool.command} {found}" if found else f"no {tool.command} on PATH"
-    how = tool.how.format(version=wanted)
-    if tool.release is not None and _platform() is not None:
+    how = tool.how_for(wanted)
+    if downloadable:
         how = f"{how}, or run `invoke ci {FETCH_FLAG}` to download it checksum-verified"
     return Held(
         skip=(f"{action} pins {tool.command} {wanted}; this machine has {here}: {how}", how)
     )
-
-
-def pin_skip(action: str, inputs: Mapping[str, str]) -> tuple[str, str] | None:
-    """Why a setup step's tool is not here at its pinned version and how to get it; or None."""
-    return held(action, inputs).skip
 
 
 def _platform() -> tuple[str, str] | None:
