@@ -98,6 +98,14 @@ def package_names(*, shaped: bool) -> st.SearchStrategy[str]:
     return st.one_of(st.from_regex(r"[_0-9A-Z][a-z0-9_-]{0,8}", fullmatch=True), st.text())
 
 
+def service_dirs(*, shaped: bool) -> st.SearchStrategy[str]:
+    """A monorepo folder: empty (the default), a folder name, or near one."""
+    if not shaped:
+        return st.one_of(st.sampled_from(["src", "a/b", "..", ".github", "Api"]), st.text())
+    folder = st.from_regex(r"[a-z][a-z0-9]{0,8}([_-][a-z0-9]{1,5}){0,2}", fullmatch=True)
+    return st.one_of(st.just(""), folder)
+
+
 def answer_sets(*, shaped: bool) -> st.SearchStrategy[dict[str, Any]]:
     """Answers to any subset of the questions; the rest take their defaults.
 
@@ -124,6 +132,7 @@ def answer_sets(*, shaped: bool) -> st.SearchStrategy[dict[str, Any]]:
         "github_owner": owner,
         "http_port": port,
         "copyright_year": year,
+        "service_dir": service_dirs(shaped=shaped),
         **every_choice(),
     }
     check_answers(optional)
@@ -192,14 +201,18 @@ def assert_package_is_importable_by_its_name(service: Path, package: str) -> Non
     assert f"{package}.app" in imported
 
 
-def assert_statically_green(service: Path, answers: dict[str, Any]) -> None:
+def assert_statically_green(destination: Path, answers: dict[str, Any]) -> None:
     """What can be checked without installing anything: parsing, linting, names."""
-    recorded = assert_answers_recorded(service, answers)
+    recorded = assert_answers_recorded(destination, answers)
+    # A monorepo's service is its folder; the answers and workflows are at the root.
+    service = destination / recorded["service_dir"] if recorded["service_dir"] else destination
+    workflows = sorted(p.name for p in (destination / ".github" / "workflows").iterdir())
+    assert workflows == ["ci.yml", "template-update.yml"]
     assert_pyproject_round_trips(service, recorded)
     for path in python_files(service):
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     assert_package_is_importable_by_its_name(service, recorded["package_name"])
-    for path in [*service.rglob("*.yml"), *service.rglob("*.yaml")]:
+    for path in [*destination.rglob("*.yml"), *destination.rglob("*.yaml")]:
         # Kubernetes manifests may hold several documents, as kubectl reads them.
         list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     readme = (service / "README.md").read_text(encoding="utf-8")
@@ -274,8 +287,9 @@ def assert_service_checks_pass(answers: dict[str, Any]) -> None:
         except ValueError:
             event("refused")
             return  # refusals are the fast tier's business
+        folder = service / answers.get("service_dir", "")  # a monorepo's, or the repository
         for task in ["lint", "typecheck", "test"]:
-            run(["uv", "run", "--locked", "invoke", task], service, timeout=1800)
+            run(["uv", "run", "--locked", "invoke", task], folder, timeout=1800)
         event("ran lint, typecheck and test")
 
 
@@ -301,6 +315,7 @@ def assert_service_checks_pass(answers: dict[str, Any]) -> None:
         "http_port": 65535,
     }
 )
+@example({"service_dir": "api-service", "database": "postgres", "kubernetes": "kustomize"})
 @given(answers=extreme_answer_sets())
 def test_extreme_answers_pass_the_services_own_checks(answers: dict[str, Any]) -> None:
     assert_service_checks_pass(answers)
