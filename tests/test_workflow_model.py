@@ -299,6 +299,7 @@ def test_invoke_ci_fails_a_job_whose_task_call_parity_refuses(tmp_path: Path) ->
         (lambda b: b.update({"if": "secrets.TOKEN != ''"}), "gives jobs.<job_id>.if only github,"),
         (lambda b: b.update({"if": "runner.os == 'Linux'"}), "gives jobs.<job_id>.if only github,"),
         (lambda b: b.update({"timeout-minutes": "${{ matrix.t }}"}), "must be a positive number"),
+        (lambda b: b.update({"timeout-minutes": "${{ 5 }}"}), "evaluates no expression here"),
         (lambda b: b["steps"][1].update({"shell": "pwsh"}), "shell `pwsh` is refused"),
         (lambda b: b["steps"][1].update({"shell": "bash -x {0}"}), "is refused"),
         (lambda b: b["steps"][1].update({"working-directory": "/srv"}), "must be a plain path"),
@@ -327,6 +328,13 @@ def test_invoke_ci_fails_a_job_whose_task_call_parity_refuses(tmp_path: Path) ->
         (lambda b: b.update({"env": {"X": "${{ github.sha }}"}}), "not a github property"),
         (lambda b: b.update({"env": {"X": "${{ success() }}"}}), "only `if:` may call"),
         (lambda b: b.update({"env": {"X": "${{ toJSON(github) }}"}}), "`toJSON` is not one"),
+        (
+            lambda b: b.update({"if": "hashFiles('uv.lock') != ''"}),
+            (
+                "(it evaluates contains, startsWith, endsWith, format, always, cancelled, "
+                "failure, success): compute the value in a task and read it as a step output"
+            ),
+        ),
         (
             lambda b: b.update({"outputs": {"x": "${{ steps.nope.outputs.x }}"}}),
             "only the task step's outputs exist locally",
@@ -762,6 +770,26 @@ def test_a_job_skipped_by_a_failed_need_says_so_whatever_its_if(
     gate = plan.job_gate(ship, PUSH_MAIN, succeeded=lambda _: False)
     assert not gate.runs
     assert gate.reason.startswith(reason), gate
+
+
+@pytest.mark.parametrize(
+    ("condition", "fix"),
+    [
+        (None, "it runs once build pass"),
+        ("github.event_name == 'push'", "it runs once build pass"),
+        # Its own `if:` is false for this push too: passing the need would not run it.
+        ("github.event_name == 'pull_request'", "nothing: its if: is false on this push"),
+    ],
+)
+def test_the_fix_for_a_job_behind_a_failed_need_says_whether_it_would_run(
+    tmp_path: Path, condition: str | None, fix: str
+) -> None:
+    path = write_workflow(tmp_path, workflow({"build": job(), "ship": job(needs=["build"])}))
+    parsed = reader.read(tmp_path, path, SETTINGS)
+    ship = dataclasses.replace(parsed.jobs["ship"], if_=condition)
+    gate = plan.job_gate(ship, PUSH_MAIN, succeeded=lambda _: False)
+    assert (gate.runs, gate.reason) == (False, "needs build, which did not succeed")
+    assert gate.fix.startswith(fix), gate
 
 
 @pytest.mark.parametrize(

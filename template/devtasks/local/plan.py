@@ -564,17 +564,30 @@ def job_gate(  # noqa: PLR0911, PLR0913 - one return per reason; what decides a 
     failed = [need for need in job.needs if not succeeded(need)]
     # Without a status function GitHub implies `success() &&`: the needs decided it.
     if failed and (node is None or not expressions.uses_status(node)):
-        names = ", ".join(failed)
-        return Gate(
-            runs=False,
-            reason=f"needs {names}, which did not succeed",
-            fix=f"it runs once {names} pass",
-        )
+        return _behind_failed_needs(failed, node, context, event)
     return Gate(
         runs=False,
         reason=f"if: `{job.if_}` is false for a local {event.name} to {event.ref}",
         fix=f"nothing: GitHub skips it on this {event.name} too",
     )
+
+
+def _behind_failed_needs(
+    failed: Sequence[str],
+    node: expressions.Node | None,
+    context: expressions.Context,
+    event: Event,
+) -> Gate:
+    """A job skipped because needs failed; the fix says whether passing them would run it."""
+    names = ", ".join(failed)
+    fix = f"it runs once {names} pass"
+    try:
+        runs_then = expressions.condition_node(node, dataclasses.replace(context, succeeded=True))
+    except expressions.ExpressionError:
+        runs_then = True  # decided only once they pass
+    if not runs_then:
+        fix = f"nothing: its if: is false on this {event.name}, so GitHub skips it too"
+    return Gate(runs=False, reason=f"needs {names}, which did not succeed", fix=fix)
 
 
 def settings_of(root: Path) -> config.Config:

@@ -110,6 +110,8 @@ class Run:
         self.queue: list[_Task] = []
         self.running: dict[Future[Outcome], _Task] = {}
         self.stopped = False
+        # Why running entries were stopped: by job id, or "" for every job (--fail-fast).
+        self.cancelled_because: dict[str, str] = {}
         self.terminal = self.log.isatty()
         self.status_shown = False
         # Every secret the workflow reads is masked in each line this run prints.
@@ -314,7 +316,9 @@ class Run:
         file_error: str = "",
     ) -> Outcome:
         if cancelled:
-            return planned.outcome(Result.CANCELLED, seconds, "cancelled", exit_code=code)
+            because = self.cancelled_because
+            why = because.get(planned.job.id) or because.get("") or "stopped before it finished"
+            return planned.outcome(Result.CANCELLED, seconds, why, exit_code=code)
         failure = ""
         if timed_out:
             failure = f"timed out after {planned.timeout_seconds / 60:g} minute(s)"
@@ -470,9 +474,11 @@ class Run:
         if self.fail_fast:
             self.stopped = True
             self._drop_queued(None, Result.SKIPPED, "--fail-fast: a job failed")
+            self.cancelled_because[""] = f"--fail-fast: {job.id} failed"
             self.processes.cancel({t.pid for t in self.running.values() if t.pid})
         elif job.fail_fast and len(job.matrix.combinations()) > 1:
             self._drop_queued(job.id, Result.CANCELLED, f"fail-fast: [{outcome.entry}] failed")
+            self.cancelled_because[job.id] = f"fail-fast: [{outcome.entry}] failed"
             pids = {t.pid for t in self.running.values() if t.planned.job.id == job.id and t.pid}
             self.processes.cancel(pids)
 

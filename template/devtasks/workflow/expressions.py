@@ -36,6 +36,7 @@ FUNCTIONS: Mapping[str, tuple[int, int]] = {
     "endswith": (2, 2),
     "format": (1, 64),
 }
+EVALUATED = ("contains", "startsWith", "endsWith", "format", *sorted(STATUS_FUNCTIONS))
 NUMBER = re.compile(r"-?(?:0x[0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 KEYWORDS: Mapping[str, Value] = {"true": True, "false": False, "null": None}
 
@@ -462,7 +463,11 @@ def problems(node: Node) -> list[str]:
     for call in functions(node):
         fewest, most = FUNCTIONS.get(call.name.casefold(), (-1, -1))
         if fewest < 0:
-            found.append(f"the function `{call.name}` is not one `invoke ci` evaluates")
+            found.append(
+                f"the function `{call.name}` is not one `invoke ci` evaluates (it evaluates "
+                f"{', '.join(EVALUATED)}): compute the value in a task and read it as a step "
+                "output (devtasks.jobs.outputs.set_outputs)"
+            )
         elif not fewest <= len(call.arguments) <= most:
             count = len(call.arguments)
             found.append(f"`{call.name}` takes {fewest}-{most} arguments, not {count}")

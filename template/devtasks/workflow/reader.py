@@ -146,7 +146,9 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            self.refuse(job, f"{where} `{value}` must be a positive number of minutes")
+            plain = " (a plain number: `invoke ci` evaluates no expression here)"
+            hint = plain if isinstance(value, str) and "${{" in value else ""
+            self.refuse(job, f"{where} `{value}` must be a positive number of minutes{hint}")
             return None
         return float(value)
 
