@@ -149,6 +149,22 @@ def test_check_no_conflict_markers_fails_with_one_line_per_file(repo: Path) -> N
     assert "git checkout HEAD -- uv.lock" in lines[3]
 
 
+def test_a_monorepo_folder_counts_the_files_rendered_at_the_root(repo: Path) -> None:
+    """The workflows and the answers file are the template's too, at the repository root."""
+    write(repo, "backend/pyproject.toml", '[tool.shipshape]\nworkspace = ".."\n')
+    write(repo, "frontend/notes.md", conflict("theirs", "ours"))  # not the template's
+    update.check_no_conflict_markers(repo / "backend")
+    write(repo, ".github/workflows/ci.yml", "name: CI\n" + conflict("on: push", "on: [push]"))
+    write(repo, ".copier-answers.yml", conflict("_commit: v1", "_commit: v2"))
+    with pytest.raises(Exit) as failure:
+        update.check_no_conflict_markers(repo / "backend")
+    lines = str(failure.value.message).splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        ".github/workflows/ci.yml:2",
+        ".copier-answers.yml:1",
+    ]
+
+
 def test_check_no_conflict_markers_passes_a_clean_tree(repo: Path) -> None:
     write(repo, "docs/heading.md", "Title\n" + BASE + "\n")
     update.check_no_conflict_markers(repo)

@@ -165,9 +165,23 @@ def find_conflicts(root: Path) -> list[Conflict]:
     return sorted([*marked, *unmarked])
 
 
+def rendered_at_the_root(workspace: Path) -> list[Conflict]:
+    """Markers in what the template renders at a monorepo's root: .github/, the answers."""
+    names = [f".github/{name}" for name in project_files(workspace / ".github")]
+    found = [(name, first_marker_line(workspace / name)) for name in [*names, ANSWERS_FILE.name]]
+    return [Conflict(name, line) for name, line in found if line is not None]
+
+
 def check_no_conflict_markers(root: Path) -> None:
-    """Fail, one line per file, while any file under `root` holds a conflict marker."""
+    """Fail, one line per file, while any file under `root` holds a conflict marker.
+
+    For a service in a monorepo folder, the files the template renders at the repository
+    root count too, once pyproject.toml (which says where that root is) has none.
+    """
     found = conflict_markers(root)
+    if not found and (root / config.PYPROJECT).is_file():
+        workspace = config.load(root).checkout(root)
+        found = rendered_at_the_root(workspace) if workspace != root.resolve() else []
     if found:
         raise Exit("\n".join(conflict.describe() for conflict in found), code=1)
 
