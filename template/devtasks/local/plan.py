@@ -821,21 +821,20 @@ def considered(
     repository's it is checked out in (`[tool.shipshape] workspace`).
     """
     settings = settings_of(root)
-    root = settings.checkout(root)
+    workspace = settings.checkout(root)
     event = local_event(
-        root,
+        workspace,
         event_name,
         ref,
         settings,
         base=asked.base,
         include_uncommitted=asked.include_uncommitted,
     )
-    paths = workflow_paths(root, asked.workflow, settings, all_workflows=asked.all_workflows)
-    return (
-        choose(root, paths, event=event, settings=settings, tasks=tasks, inputs=asked.inputs),
-        settings,
-        event,
+    paths = workflow_paths(workspace, asked.workflow, settings, all_workflows=asked.all_workflows)
+    chosen = choose(
+        workspace, paths, event=event, settings=settings, tasks=tasks, inputs=asked.inputs
     )
+    return chosen, settings, event
 
 
 def selection_for(
