@@ -208,6 +208,11 @@ def assert_statically_green(destination: Path, answers: dict[str, Any]) -> None:
     service = destination / recorded["service_dir"] if recorded["service_dir"] else destination
     workflows = sorted(p.name for p in (destination / ".github" / "workflows").iterdir())
     assert workflows == ["ci.yml", "template-update.yml"]
+    for name in workflows:
+        document = yaml.safe_load((destination / ".github/workflows" / name).read_text("utf-8"))
+        # A folder named like a YAML keyword (null, true) stays a string.
+        where = document.get("defaults", {}).get("run", {}).get("working-directory", "")
+        assert where == recorded["service_dir"], (name, where)
     assert_pyproject_round_trips(service, recorded)
     for path in python_files(service):
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -252,6 +257,8 @@ AT_THE_LIMIT = ("Long Service Name " * 4)[: LIMIT - 1] + "9"
 @example({"project_name": "Tasks"})
 @example({"project_name": "Json Api", "package_name": "typing_extensions"})
 @example({"package_name": "ledger", "author_name": 'Zoë "Z" O\'Brien \\ 山田'})
+@example({"service_dir": "null"})
+@example({"service_dir": "true"})
 @given(answers=any_answers())
 def test_accepted_answers_render_a_green_service(answers: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as work:

@@ -14,7 +14,8 @@ def lint_python_and_github(c: Context) -> None:
     """Ruff, then the GitHub files: workflow and Dependabot schemas, and zizmor's audits.
 
     The GitHub files are the repository's the service is checked out in (`[tool.shipshape]
-    workspace`): the service's folder itself, or a monorepo's root.
+    workspace`): the service's folder itself, or a monorepo's root, less the workflows
+    `other-workflows` names.
     """
     run(c, "ruff", "check", ".")
     run(c, "ruff", "format", "--check", ".")
@@ -26,4 +27,5 @@ def lint_python_and_github(c: Context) -> None:
     run(c, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
     dependabot = str(github / "dependabot.yml")
     run(c, "check-jsonschema", "--builtin-schema", "vendor.dependabot", dependabot)
-    run(c, "zizmor", "--offline", "--quiet", str(github))
+    # The service's own GitHub files: another part's workflows (other-workflows) are theirs.
+    run(c, "zizmor", "--offline", "--quiet", *workflows, dependabot)

@@ -38,6 +38,12 @@ from devtasks.workflow.rules import (
     action_rules,
 )
 
+# Where a workflow that is not ci.yml runs commands of its own: maybe another part's.
+OTHERS_HINT = (
+    "; a workflow of another part of the repository (a frontend's) goes in "
+    "[tool.shipshape] other-workflows instead"
+)
+
 
 class _Reader:
     """Reads one workflow document into the model, collecting every refusal."""
@@ -265,17 +271,18 @@ class _Reader:
         """Setup actions, then exactly one task call, then publishing post-steps."""
         runs = job.run_steps
         task = job.task_step
+        others = "" if ci else OTHERS_HINT
         if task is None:
             self.refuse(
                 job.id,
                 f"has {len(runs)} `run:` steps; it must have exactly one: "
-                "`uv run --locked invoke <task>`",
+                f"`uv run --locked invoke <task>`{others}",
             )
         elif task.run is not None and job.argv is None:
             self.refuse(
                 job.id,
                 f"runs `{task.run.strip()}`; its one `run:` step must be "
-                "`uv run --locked invoke <task> [plain arguments]` and nothing else",
+                f"`uv run --locked invoke <task> [plain arguments]` and nothing else{others}",
             )
         task_index = task.index if task is not None else len(job.steps)
         for step in job.steps:
@@ -297,7 +304,6 @@ class _Reader:
                 if not MATRIX_ONLY.match(word):
                     self.refuse(job.id, f"the task step reads `{word}`; only matrix.* may vary")
         self.step_references(job)
-        del ci
 
     def step_references(self, job: Job) -> None:
         """`steps.<id>` may name only the task step, after it has run, or a credential.
