@@ -122,9 +122,12 @@ jobs:
       - id: task
         run: uv run --locked invoke sides
 
-  frontend:
+"""
+# One job per side, run only when the `sides` job says its side changed.
+SIDE_JOB = """
+  {side}:
     needs: sides
-    if: needs.sides.outputs.frontend == 'true'
+    if: needs.sides.outputs.{side} == 'true'
     runs-on: ubuntu-24.04
     timeout-minutes: 5
     permissions:
@@ -137,24 +140,7 @@ jobs:
         with:
           version: "UV_VERSION"
           enable-cache: false
-      - run: uv run --locked invoke frontend
-
-  backend:
-    needs: sides
-    if: needs.sides.outputs.backend == 'true'
-    runs-on: ubuntu-24.04
-    timeout-minutes: 10
-    permissions:
-      contents: read
-    steps:
-      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
-        with:
-          persist-credentials: false
-      - uses: astral-sh/setup-uv@85856786d1ce8acfbcc2f13a5f3fbd6b938f9f41 # v7.1.2
-        with:
-          version: "UV_VERSION"
-          enable-cache: false
-      - run: uv run --locked invoke backend
+      - run: uv run --locked invoke {side}
 """
 
 
@@ -293,7 +279,8 @@ def test_a_change_to_each_side_runs_only_that_sides_jobs(tmp_path: Path) -> None
         pyproject.write(SIDES_GROUPS)
     ci = (project / ".github/workflows/ci.yml").read_text(encoding="utf-8")
     uv_version = yaml.safe_load(ci)["jobs"]["lint"]["steps"][1]["with"]["version"]
-    sides = SIDES.replace("UV_VERSION", uv_version)
+    jobs = "".join(SIDE_JOB.format(side=side) for side in ("frontend", "backend"))
+    sides = (SIDES + jobs).replace("UV_VERSION", uv_version)
     (project / SIDES_WORKFLOW).write_text(sides, encoding="utf-8")
     (project / ".github/workflows/frontend.yml").write_text(FRONTEND_WORKFLOW, "utf-8")
     run(["uv", "sync", "--quiet", "--locked"], service, timeout=900)
