@@ -86,6 +86,7 @@ def main() -> None:
     copies, first_ci, warm_ci, parallel_first, parity = [], [], [], [], []
     parallel_warm, under_act = [], []
     last_jobs: dict[str, float] = {}
+    first_jobs: dict[str, float] = {}
     ci = ["uv", "run", "--locked", "invoke", "ci", "--json"]
     with (
         tempfile.TemporaryDirectory() as scratch,
@@ -103,8 +104,9 @@ def main() -> None:
             elapsed, _ = timed(["uv", "run", "--locked", "invoke", "parity"], service)
             parity.append(elapsed)
             service, elapsed = new_service(Path(scratch), f"parallel-{index}")
-            first, _ = timed([*ci, "--jobs", "2"], service)
+            first, output = timed([*ci, "--jobs", "2"], service)
             parallel_first.append(elapsed + first)
+            first_jobs = job_seconds(output)
             warm, _ = timed([*ci, "--jobs", "2"], service)
             parallel_warm.append(warm)
             under_act.append(act_seconds(service, scanners))
@@ -114,6 +116,8 @@ def main() -> None:
     warm_parallel = statistics.median(parallel_warm)
     act_total = statistics.median(under_act)
     ratio = act_total / warm_parallel
+    # No schedule on two slots ends before half the jobs' seconds: the floor of `--jobs 2`.
+    floor = sum(first_jobs.values()) / 2
     lines = [
         "## New service: copy and local CI",
         "",
@@ -144,11 +148,19 @@ def main() -> None:
         f"| the same ci.yml under act (self-hosted, offline stand-ins) | {act_total:.1f} | | |",
         (f"| act's time / `invoke ci --jobs 2`'s | {ratio:.2f} | above 1 | {verdict(ratio > 1)} |"),
         "",
-        "Per job, last warm run:",
+        (
+            "Per job: the last first `--jobs 2` run (a new service; its image layers may come "
+            "from an earlier run's BuildKit cache) and the last warm serial run. Two slots "
+            "cannot end the first run before half its jobs' seconds: "
+            f"{floor:.1f} s, plus the copy."
+        ),
         "",
-        "| job [matrix] | seconds |",
-        "|---|---|",
-        *(f"| {job} | {seconds:.1f} |" for job, seconds in last_jobs.items()),
+        "| job [matrix] | first `--jobs 2` | warm, serial |",
+        "|---|---|---|",
+        *(
+            f"| {job} | {first_jobs.get(job, 0.0):.1f} | {seconds:.1f} |"
+            for job, seconds in last_jobs.items()
+        ),
     ]
     write_section("service", "\n".join(lines))
     print("\n".join(lines))

@@ -23,8 +23,8 @@ from helpers import run
             {"fast": True},
             (
                 "[tool.shipshape] has unknown key(s) fast; known: changes, default-branch, "
-                "image, other-workflows, post-actions, probe-paths, probe-timeout-seconds, "
-                "security, setup-actions, workspace"
+                "image, other-workflows, post-actions, probe-env, probe-paths, "
+                "probe-timeout-seconds, security, setup-actions, workspace"
             ),
         ),
         ({"workspace": "backend"}, '[tool.shipshape] workspace = "backend": must be "." or a'),
@@ -48,6 +48,8 @@ from helpers import run
         ({"probe-timeout-seconds": 0}, "probe-timeout-seconds = 0: should be greater than 0"),
         ({"probe-timeout-seconds": True}, "probe-timeout-seconds = true: should be a valid number"),
         ({"probe-timeout-seconds": "60"}, 'probe-timeout-seconds = "60": should be a valid number'),
+        ({"probe-env": {"A B": "1"}}, 'probe-env key "A B": must be an environment variable name'),
+        ({"probe-env": {"X_DRAIN_SECONDS": 1}}, "probe-env X_DRAIN_SECONDS = 1: should be a valid"),
         ({"setup-actions": ["a/b@v1"]}, "must be pinned as owner/name@<40-hex sha>, not a/b@v1"),
         ({"post-actions": {"a/b": 1}}, "[tool.shipshape] post-actions a/b = 1: should be a valid"),
         ({"security": []}, "[tool.shipshape.security]: must be a table"),

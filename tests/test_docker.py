@@ -469,6 +469,31 @@ def test_invoke_docker_builds_tests_probes_and_cleans_up(default_service: Servic
     assert not leftovers.strip(), "invoke docker left containers behind"
 
 
+def test_the_probed_container_runs_with_probe_env(default_service: Service) -> None:
+    pyproject = default_service.project / "pyproject.toml"
+    original = pyproject.read_text(encoding="utf-8")
+    line = 'probe-env = { MY_SERVICE_DRAIN_SECONDS = "1" }'
+    assert line in original
+    pyproject.write_text(
+        original.replace(line, 'probe-env = { MY_SERVICE_LOG_LEVEL = "loud" }'), encoding="utf-8"
+    )
+    try:
+        result = run(
+            ["uv", "run", "--locked", "invoke", "docker"],
+            default_service.project,
+            check=False,
+            timeout=1800,
+        )
+    finally:
+        pyproject.write_text(original, encoding="utf-8")
+    assert result.returncode == 1
+    assert "my_service: invalid settings: MY_SERVICE_LOG_LEVEL='loud'" in result.stdout, (
+        result.stdout[-3000:]
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "docker: the prod container exited with code 1 at start", result.stderr
+
+
 def test_invoke_docker_without_an_engine_is_one_line(default_service: Service) -> None:
     result = run(
         ["uv", "run", "--locked", "invoke", "docker"],

@@ -135,7 +135,7 @@ def windows_runner(project: Path) -> None:
 
 
 def needs_nothing(project: Path) -> None:
-    edit(workflow(project), "needs: [lint, typecheck, test]", "needs: [lint, typecheck, tests]")
+    edit(workflow(project), "needs: [lint, typecheck]", "needs: [lint, typecheck, tests]")
 
 
 def no_pull_request(project: Path) -> None:

@@ -35,6 +35,7 @@ BUILTIN_POST_ACTIONS: Mapping[str, str] = {
 OSV_URL = "https://api.osv.dev"
 FINDING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ConfigError(Exit):
@@ -189,6 +190,10 @@ class Config(_Table):
     )
     # Strict: a whole number is a number, but `true` and "60" are not.
     probe_timeout_seconds: Annotated[StrictFloat, Field(gt=0)] = 60.0
+    # The environment of the prod container the docker job runs and probes: NAME = "value".
+    probe_env: dict[
+        Annotated[Text, _matches(ENV_NAME.pattern, "must be an environment variable name")], Text
+    ] = Field(default_factory=dict)
     # Extra setup actions a job may use before its task step: `owner/name@<sha>`.
     setup_actions: Annotated[tuple[Text, ...], AfterValidator(_pinned)] = ()
     # Extra actions that publish a task's files after its task step: action -> path input.
@@ -254,6 +259,9 @@ def _walk(loc: tuple[int | str, ...]) -> tuple[str, str, type["_Table"]]:
         if isinstance(part, int):
             key.append(f"entry {part + 1}")
             continue
+        if part == "[key]":  # a map's key itself is wrong, not its value
+            key[-1] = f"key {_toml(key[-1])}"
+            continue
         # pydantic locates by the TOML key (the alias); an unknown key or a map's key is no field.
         field = model.model_fields.get(part.replace("-", "_"))
         if field is None:
@@ -292,6 +300,8 @@ def _line(error: pydantic.ValidationError) -> str:
         what = "must be a list"
     if first["type"] == "missing":
         return f"{table} {key} is missing: it is required"
+    if first["loc"][-1:] == ("[key]",):
+        return f"{table} {key}: {what}"
     if key:
         return f"{table} {key} = {_toml(first['input'])}: {what}"
     return f"{table}: {what}"

@@ -124,12 +124,13 @@ def extract_reports(image: str) -> None:
 
 
 @contextmanager
-def hardened_container(image: str, port: int) -> Iterator[Container]:
+def hardened_container(image: str, port: int, env: Mapping[str, str]) -> Iterator[Container]:
     """Run prod as compose.prod.yaml does (read-only, no capabilities); always remove it."""
     with step(f"starting {image}"):
         container = docker.run(
             image,
             detach=True,
+            envs=dict(env),
             publish=[("127.0.0.1:", port)],
             read_only=True,
             tmpfs=["/tmp"],  # noqa: S108 - the container's own, in-memory /tmp
@@ -160,8 +161,11 @@ def wait_until_healthy(container: Container, within: float) -> None:
         if health == "healthy":
             say("the prod container is healthy")
             return
-        if health == "unhealthy" or not state.running:
-            message = f"docker: the prod container is {health or state.status}"
+        if not state.running:
+            message = f"docker: the prod container exited with code {state.exit_code} at start"
+            raise Exit(message, code=1)
+        if health == "unhealthy":
+            message = "docker: the prod container is unhealthy"
             raise Exit(message, code=1)
         time.sleep(0.5)
     message = f"docker: the prod container was not healthy within {within:g} s"
@@ -277,7 +281,7 @@ def run_job(settings: Config, repository: str | None = None, *, publish: bool = 
     build("prod", tags, build_args, publishing=publishing)
     prod_image = tags[0]
     port = exposed_port(prod_image)
-    with hardened_container(prod_image, port) as container:
+    with hardened_container(prod_image, port, settings.probe_env) as container:
         wait_until_healthy(container, settings.probe_timeout_seconds)
         probe(published_port(container, port), revision.label, settings.probe_paths)
         check_non_root(container)
