@@ -368,6 +368,11 @@ def test_skip_leaves_a_job_out_and_skips_what_needs_it(broken_service: Path) -> 
             "lint, typecheck, test, security, docker, publish"
         )
     ]
+    bare = run([invoke, "ci", "--only", "--dry-run"], broken_service, check=False)
+    assert bare.returncode == 1
+    assert bare.stderr.strip().splitlines() == [
+        "ci: --only needs a value, as in `invoke ci --only test`"
+    ]
 
 
 FAKE_TRIVY = """#!/bin/sh

@@ -601,6 +601,25 @@ def test_workflow_dispatch_passes_typed_inputs_on_the_event(repository: Path) ->
         plan.input_flags(["replicas"])
 
 
+@pytest.mark.parametrize(
+    ("argv", "example"),
+    [
+        (["invoke", "ci", "--only"], "--only test"),
+        (["invoke", "ci", "--skip", "--dry-run"], "--skip docker"),
+        (["invoke", "ci", "--event", "workflow_dispatch", "--input", "-j", "2"], "--input name"),
+    ],
+)
+def test_a_repeatable_flag_without_a_value_is_refused(argv: list[str], example: str) -> None:
+    # invoke itself takes `--only` with nothing after it as no --only at all: every job.
+    with pytest.raises(Exit, match=f"needs a value, as in `invoke ci {example}"):
+        plan.require_flag_values(argv)
+
+
+def test_repeatable_flags_with_values_pass() -> None:
+    argv = ["invoke", "ci", "--only", "test", "--skip=docker", "--input", "a=-1", "--only", "x"]
+    plan.require_flag_values(argv)
+
+
 def test_a_workflow_flag_names_a_file_that_exists(repository: Path) -> None:
     assert plan.workflow_paths(repository, "docker", SETTINGS, all_workflows=False) == [
         Path(".github/workflows/docker.yml")

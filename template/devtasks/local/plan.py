@@ -797,6 +797,18 @@ class Asked:
 ASKED_NOTHING = Asked()
 
 
+# The repeatable flags, each with the example its refusal gives.
+VALUED_FLAGS = {"--only": "--only test", "--skip": "--skip docker", "--input": "--input name=value"}
+
+
+def require_flag_values(argv: Sequence[str]) -> None:
+    """Refuse a repeatable flag given no value: invoke would take it as not given at all."""
+    for flag, following in zip(argv, [*argv[1:], ""], strict=True):
+        if flag in VALUED_FLAGS and (not following or following.startswith("-")):
+            message = f"ci: {flag} needs a value, as in `invoke ci {VALUED_FLAGS[flag]}`"
+            raise Exit(message, code=1)
+
+
 def input_flags(given: Sequence[str]) -> dict[str, str]:
     """`--input name=value` flags as a mapping; a flag without `=` or given twice is refused."""
     inputs: dict[str, str] = {}
