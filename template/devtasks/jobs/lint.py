@@ -10,17 +10,19 @@ from devtasks.machine import run
 from devtasks.workflow import reader
 
 
-def lint_python_and_github(c: Context) -> None:
+def lint_python_and_github(c: Context, settings: config.Config | None = None) -> None:
     """Ruff, then the GitHub files: workflow and Dependabot schemas, and zizmor's audits.
 
     The GitHub files are the repository's the service is checked out in (`[tool.shipshape]
     workspace`): the service's folder itself, or a monorepo's root, less the workflows
-    `other-workflows` names.
+    `other-workflows` names. `settings`: the `[tool.shipshape]` the caller read (else read here,
+    as a tasks.py older than the argument calls it).
     """
     run(c, "ruff", "check", ".")
     run(c, "ruff", "format", "--check", ".")
     here = Path.cwd()
-    settings = config.load(here)
+    if settings is None:
+        settings = config.load(here)
     workspace = settings.checkout(here)
     github = Path(os.path.relpath(workspace / ".github", here))
     workflows = [str(github.parent / path) for path in reader.workflow_paths(workspace, settings)]

@@ -849,6 +849,29 @@ def considered(
     return chosen, settings, event
 
 
+def scene_of(  # noqa: PLR0913 - what a run of one workflow is made of
+    root: Path,
+    settings: config.Config,
+    chosen: Chosen,
+    place: Place,
+    tasks: Collection | None,
+    *,
+    fetch_tools: bool,
+) -> Scene:
+    """Where and how the service at `root` runs one triggered workflow, dry or for real."""
+    pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
+    return Scene(
+        settings.checkout(root),
+        chosen.workflow,
+        chosen.event,
+        place,
+        pinned,
+        docker_tasks(tasks),
+        fetch_tools=fetch_tools,
+        service=root,
+    )
+
+
 def selection_for(
     workflow: model.Workflow,
     only: Sequence[str],
@@ -904,23 +927,13 @@ def print_plan(  # noqa: PLR0913 - each a flag of `invoke ci`
     """
     chosen, settings, event = considered(root, event_name, ref, asked, tasks)
     triggered = [c.workflow for c in chosen if c.decision.runs]
-    pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
     rows: list[dict[str, Any]] = []
     for each in chosen:
         if not each.decision.runs:
             rows += not_triggered_rows(each)
             continue
         selection = selection_for(each.workflow, only, skip, among=triggered)
-        scene = Scene(
-            settings.checkout(root),
-            each.workflow,
-            each.event,
-            HOST,
-            pinned,
-            docker_tasks(tasks),
-            fetch_tools=asked.fetch_tools,
-            service=root,
-        )
+        scene = scene_of(root, settings, each, HOST, tasks, fetch_tools=asked.fetch_tools)
         rows += [
             {"workflow": str(each.workflow.path), **row} for row in plan_rows(scene, selection)
         ]

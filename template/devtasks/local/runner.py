@@ -27,7 +27,6 @@ from invoke.collection import Collection
 from invoke.exceptions import Exit
 
 from devtasks import config
-from devtasks.jobs import docker_tasks
 from devtasks.local import file_commands, tools, values
 from devtasks.local.plan import (
     ALL_SELECTED,
@@ -45,6 +44,7 @@ from devtasks.local.plan import (
     considered,
     job_gate,
     plan_entry,
+    scene_of,
     selection_for,
     uncommitted_note,
 )
@@ -664,7 +664,6 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
     require_side_by_side(jobs)
     chosen, settings, event = considered(root, event_name, ref, asked, tasks)
     triggered = [c.workflow for c in chosen if c.decision.runs]
-    pinned = (root / ".python-version").read_text(encoding="utf-8").strip()
     # With --json, stdout carries the JSON document only; job output goes to stderr.
     log = sys.stderr if as_json else sys.stdout
     outcomes: list[Outcome] = []
@@ -683,16 +682,7 @@ def run_ci(  # noqa: PLR0913 - each a flag of `invoke ci`
                 ]
                 continue
             selection = selection_for(each.workflow, only, skip, among=triggered)
-            scene = Scene(
-                settings.checkout(root),
-                each.workflow,
-                each.event,
-                place,
-                pinned,
-                docker_tasks(tasks),
-                fetch_tools=asked.fetch_tools,
-                service=root,
-            )
+            scene = scene_of(root, settings, each, place, tasks, fetch_tools=asked.fetch_tools)
             run = Run(
                 scene, settings, parallel=jobs, fail_fast=fail_fast, log=log, selection=selection
             )
