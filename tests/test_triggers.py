@@ -207,6 +207,14 @@ def test_a_docs_only_commit_does_not_trigger_a_src_paths_workflow() -> None:
     assert triggers.decide(docker, PUSH_MAIN).verdict is Verdict.TRIGGERED
 
 
+def test_an_empty_paths_list_is_named_as_written() -> None:
+    decided = triggers.decide(on({"push": {"paths": []}}), PUSH_MAIN)
+    assert decided.rule == "on.push.paths: no changed file matches []"
+    nothing_changed = Happening("push", "refs/heads/main", "main", ())
+    decided = triggers.decide(on({"push": {"paths-ignore": []}}), nothing_changed)
+    assert decided.rule == "on.push.paths-ignore: no file changed, against []"
+
+
 def test_a_pull_request_into_release_does_not_run_a_main_only_workflow() -> None:
     # on.pull_request.branches: "the branches filter ... of the base (target) branch".
     ci = on({"pull_request": {"branches": ["main"]}, "push": None})

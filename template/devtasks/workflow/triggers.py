@@ -139,13 +139,18 @@ def _paths_decision(trigger: Trigger, happening: Happening) -> Decision | None:
     if trigger.paths is not None and not any(
         globs.included(trigger.paths, path) for path in happening.changed
     ):
-        return _not(f"{where}.paths: no changed file matches {', '.join(trigger.paths)}")
+        return _not(f"{where}.paths: no changed file matches {_listed(trigger.paths)}")
     if trigger.paths_ignore is not None and all(
         globs.included(trigger.paths_ignore, path) for path in happening.changed
     ):
         what = "every changed file matches" if happening.changed else "no file changed, against"
-        return _not(f"{where}.paths-ignore: {what} {', '.join(trigger.paths_ignore)}")
+        return _not(f"{where}.paths-ignore: {what} {_listed(trigger.paths_ignore)}")
     return None
+
+
+def _listed(patterns: tuple[str, ...]) -> str:
+    """A filter's patterns for a reason line; an empty list as the `[]` it was written as."""
+    return ", ".join(patterns) or "[]"
 
 
 def decide(triggers: Mapping[str, Trigger], happening: Happening) -> Decision:
