@@ -329,8 +329,20 @@ def test_the_table_holds_thirty_edits_and_few_act_runs() -> None:
 
 @pytest.fixture(scope="module")
 def broken_service(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A default service, committed, whose own tests fail (so the image jobs are skipped)."""
+    """A default service, committed, whose own tests fail (so the image jobs are skipped).
+
+    docker waits for test here, as a team may make it (the template's starts beside test):
+    both runners then skip the image jobs, and the needs a team adds are compared too.
+    """
     project = copy_project(tmp_path_factory.mktemp("differential") / "service")
+    ci = project / ".github/workflows/ci.yml"
+    text = ci.read_text(encoding="utf-8")
+    docker_needs = "  docker:\n    needs: [lint, typecheck]\n"
+    assert docker_needs in text
+    ci.write_text(
+        text.replace(docker_needs, "  docker:\n    needs: [lint, typecheck, test]\n"),
+        encoding="utf-8",
+    )
     break_the_tests(project)
     git_commit(project, "Tests that fail")
     run(["uv", "sync", "--locked"], project)
