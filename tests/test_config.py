@@ -11,6 +11,10 @@ from typing import Any
 
 import pytest
 from devtasks import config
+from devtasks.checks import parity
+from devtasks.local import plan
+from devtasks.workflow.rules import CI_WORKFLOW
+from invoke.collection import Collection
 from invoke.exceptions import Exit
 
 from helpers import run
@@ -166,3 +170,20 @@ def test_every_task_that_reads_the_config_ends_with_its_one_line(
     assert "Traceback" not in output, output
     # The line itself; parity lists it among its problems and then counts them.
     assert any(line in said for said in result.stderr.splitlines()), output
+
+
+def test_a_workflow_missing_under_the_workspace_says_where_it_was_looked_for(
+    tmp_path: Path,
+) -> None:
+    service = tmp_path / "backend"
+    service.mkdir()
+    (service / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.shipshape]\nworkspace = ".."\n', encoding="utf-8"
+    )
+    settings = config.load(service)
+    where = f' under {tmp_path}, which [tool.shipshape] workspace = ".." names'
+    assert parity.check(service, Collection()) == [f".github/workflows/ci.yml: missing{where}"]
+    with pytest.raises(Exit) as raised:
+        plan.read_workflow(settings.checkout(service), CI_WORKFLOW, settings, None)
+    assert raised.value.message == f"ci: .github/workflows/ci.yml is missing{where}"
+    assert config.Config().checkout_note(tmp_path) == ""

@@ -220,6 +220,12 @@ class Config(_Table):
         """The repository GitHub checks out, for the service whose pyproject is at `root`."""
         return (root / self.workspace).resolve()
 
+    def checkout_note(self, checkout: Path) -> str:
+        """Where a missing workflow was looked for, when `workspace` is not the service's own."""
+        if self.workspace == ".":
+            return ""
+        return f' under {checkout}, which [tool.shipshape] workspace = "{self.workspace}" names'
+
     @property
     def all_post_actions(self) -> dict[str, str]:
         """The built-in publishing actions and the team's own."""

@@ -164,9 +164,10 @@ def check(root: Path, tasks: Collection) -> list[str]:
     except config.ConfigError as error:
         return [str(error)]
     # The repository's workflows; the service's own files (pyproject, Dockerfile) are at root.
-    workflows = reader.read_all(settings.checkout(root), settings)
+    checkout = settings.checkout(root)
+    workflows = reader.read_all(checkout, settings)
     if workflow_rules.CI_WORKFLOW not in workflows:
-        return [f"{workflow_rules.CI_WORKFLOW}: missing"]
+        return [f"{workflow_rules.CI_WORKFLOW}: missing{settings.checkout_note(checkout)}"]
     return [problem for item in CHECKS for problem in item.run(root, workflows, tasks)]
 
 

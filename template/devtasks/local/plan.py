@@ -608,7 +608,7 @@ def read_workflow(
     is reported FAILED with parity's line, never run.
     """
     if not (root / path).exists():
-        message = f"ci: {path} is missing"
+        message = f"ci: {path} is missing{settings.checkout_note(root)}"
         raise Exit(message, code=1)
     workflow = reader.read(root, path, settings)
     if tasks is not None:
