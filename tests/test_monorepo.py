@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+from devtasks.jobs import update
+from invoke.exceptions import Exit
 
 from act_runner import Result, run_act
 from helpers import copy_project, git_commit, git_init, run
@@ -352,3 +354,24 @@ def test_template_update_updates_the_service_in_its_folder(
     assert task_lines(result.stdout)[-1].endswith("`invoke ci` passed: review, commit")
     # The update's files changed ci.yml's side: `invoke ci` ran its jobs, not "not triggered".
     assert "not-triggered" not in result.stdout, result.stdout[-3000:]
+
+
+def test_conflicts_in_a_monorepo_are_named_from_the_root_and_locked_in_the_folder(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    conflicts = [update.Conflict(f"{SERVICE}/pyproject.toml", 12)]
+    with pytest.raises(Exit) as raised:
+        update.conclude(
+            "v1.0.0",
+            "v1.1.0",
+            conflicts,
+            update.CiResult.NOT_RUN,
+            pull_request=False,
+            folder=SERVICE,
+        )
+    assert raised.value.message == (
+        f"template-update: updated v1.0.0 -> v1.1.0 with conflicts in {SERVICE}/pyproject.toml "
+        "(paths from the repository root): resolve them here, then run `uv lock` and "
+        f"`uv run --locked invoke ci` in {SERVICE}/, and commit"
+    )
+    assert f"{SERVICE}/pyproject.toml" in capsys.readouterr().err

@@ -490,17 +490,30 @@ def lock_and_test(c: Context, service: Path) -> CiResult:
     return CiResult.PASSED if passed is not None and passed.ok else CiResult.FAILED
 
 
-def conclude(
-    before: str, after: str, conflicts: Sequence[Conflict], ci: CiResult, *, pull_request: bool
+def conclude(  # noqa: PLR0913 - the update's outcome, and where the service is
+    before: str,
+    after: str,
+    conflicts: Sequence[Conflict],
+    ci: CiResult,
+    *,
+    pull_request: bool,
+    folder: str = ".",
 ) -> None:
-    """Say how the update went; fail while anything is left to do."""
+    """Say how the update went; fail while anything is left to do.
+
+    `folder`: the service's, from the repository root the conflicts' paths start at.
+    """
     if conflicts:
         report_conflicts(conflicts)
         names = ", ".join(conflict.path for conflict in conflicts)
         where = "on the pull request's branch" if pull_request else "here"
+        then = "then run `uv lock` and `uv run --locked invoke ci`"
+        if folder != ".":
+            names += " (paths from the repository root)"
+            then = f"then run `uv lock` and `uv run --locked invoke ci` in {folder}/"
         message = (
             f"updated {before} -> {after} with conflicts in {names}: resolve them {where}, "
-            "then run `uv lock` and `uv run --locked invoke ci`, and commit"
+            f"{then}, and commit"
         )
         raise fail(message)
     if ci != CiResult.PASSED:
@@ -549,4 +562,5 @@ def update_checkout(
         title = pull_request_title(before, after, conflicts)
         body = pull_request_body(before, after, conflicts, ci)
         open_pull_request(c, branch, title, body, draft=bool(conflicts) or ci != CiResult.PASSED)
-    conclude(before, after, conflicts, ci, pull_request=pull_request)
+    folder = Path(os.path.relpath(service, Path.cwd())).as_posix()
+    conclude(before, after, conflicts, ci, pull_request=pull_request, folder=folder)
