@@ -491,7 +491,10 @@ def test_the_probed_container_runs_with_probe_env(default_service: Service) -> N
         result.stdout[-3000:]
     )
     last = result.stderr.strip().splitlines()[-1]
-    assert last == "docker: the prod container exited with code 1 at start", result.stderr
+    assert last.startswith(
+        "docker: the prod container exited with code 1 at start: my_service: invalid settings: "
+        "MY_SERVICE_LOG_LEVEL='loud'"
+    ), result.stderr
 
 
 def test_invoke_docker_without_an_engine_is_one_line(default_service: Service) -> None:

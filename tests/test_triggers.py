@@ -213,6 +213,8 @@ def test_an_empty_paths_list_is_named_as_written() -> None:
     nothing_changed = Happening("push", "refs/heads/main", "main", ())
     decided = triggers.decide(on({"push": {"paths-ignore": []}}), nothing_changed)
     assert decided.rule == "on.push.paths-ignore: no file changed, against []"
+    decided = triggers.decide(on({"push": {"paths": [""]}}), PUSH_MAIN)
+    assert decided.rule == 'on.push.paths: no changed file matches ""'
 
 
 def test_a_pull_request_into_release_does_not_run_a_main_only_workflow() -> None:
@@ -615,6 +617,12 @@ def test_workflow_dispatch_passes_typed_inputs_on_the_event(repository: Path) ->
         (["invoke", "ci", "--only"], "--only test"),
         (["invoke", "ci", "--skip", "--dry-run"], "--skip docker"),
         (["invoke", "ci", "--event", "workflow_dispatch", "--input", "-j", "2"], "--input name"),
+        (["invoke", "ci", "--dry-run", "-o"], "-o test"),
+        (["invoke", "ci", "-k", "--json"], "-k docker"),
+        (["invoke", "ci", "-p"], "-p name=value"),
+        (["invoke", "ci", "--only="], "--only test"),
+        (["invoke", "ci", "-o= "], "-o test"),
+        (["invoke", "ci", "--skip", " "], "--skip docker"),
     ],
 )
 def test_a_repeatable_flag_without_a_value_is_refused(argv: list[str], example: str) -> None:
@@ -626,6 +634,7 @@ def test_a_repeatable_flag_without_a_value_is_refused(argv: list[str], example: 
 def test_repeatable_flags_with_values_pass() -> None:
     argv = ["invoke", "ci", "--only", "test", "--skip=docker", "--input", "a=-1", "--only", "x"]
     plan.require_flag_values(argv)
+    plan.require_flag_values(["invoke", "ci", "-o", "lint", "-k=docker", "-p", "a=", "-p=b=2"])
 
 
 def test_a_workflow_flag_names_a_file_that_exists(repository: Path) -> None:

@@ -192,7 +192,8 @@ class Config(_Table):
     probe_timeout_seconds: Annotated[StrictFloat, Field(gt=0)] = 60.0
     # The environment of the prod container the docker job runs and probes: NAME = "value".
     probe_env: dict[
-        Annotated[Text, _matches(ENV_NAME.pattern, "must be an environment variable name")], Text
+        Annotated[Text, _matches(ENV_NAME.pattern, "must be an environment variable name")],
+        Annotated[Text, _matches(r"[^\x00]*", "must not hold a NUL character")],
     ] = Field(default_factory=dict)
     # Extra setup actions a job may use before its task step: `owner/name@<sha>`.
     setup_actions: Annotated[tuple[Text, ...], AfterValidator(_pinned)] = ()

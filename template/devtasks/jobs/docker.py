@@ -27,6 +27,8 @@ COMPOSE_STACKS = {
     "prod": ("compose.yaml", "compose.prod.yaml"),
 }
 STOPPED_WITHIN_SECONDS = 10
+# The exit code of a process the engine killed (128 + SIGKILL) once the stop timeout ran out.
+KILLED = 137
 
 
 def say(message: str) -> None:
@@ -83,7 +85,10 @@ def build(
     )
     say(f"building target {target} as {', '.join(tags)}; {cache_note}")
     started = time.monotonic()
-    with step(f"building target {target}"):
+    what = f"building target {target}"
+    if target == "ci":
+        what += " (its build runs the test suite)"
+    with step(what):
         docker.buildx.build(
             ".",
             target=target,
@@ -163,13 +168,22 @@ def wait_until_healthy(container: Container, within: float) -> None:
             return
         if not state.running:
             message = f"docker: the prod container exited with code {state.exit_code} at start"
-            raise Exit(message, code=1)
+            raise Exit(message + _last_words(container), code=1)
         if health == "unhealthy":
             message = "docker: the prod container is unhealthy"
             raise Exit(message, code=1)
         time.sleep(0.5)
     message = f"docker: the prod container was not healthy within {within:g} s"
     raise Exit(message, code=1)
+
+
+def _last_words(container: Container) -> str:
+    """`: ` and the last line the container logged, which says why it stopped; or nothing."""
+    try:
+        lines = container.logs(tail=5).strip().splitlines()
+    except DockerException:
+        return ""
+    return f": {lines[-1].strip()}" if lines else ""
 
 
 def published_port(container: Container, port: int) -> int:
@@ -222,6 +236,11 @@ def stop_gracefully(container: Container) -> None:
     seconds = time.monotonic() - started
     if exit_code != 0:
         message = f"docker: SIGTERM ended the service with exit code {exit_code}"
+        if exit_code == KILLED:
+            message += (
+                f": killed, not stopped within {STOPPED_WITHIN_SECONDS} s (the drain and the "
+                "graceful shutdown, probe-env's settings included, must fit)"
+            )
         raise Exit(message, code=1)
     say(f"SIGTERM stopped it in {seconds:.1f} s with exit code 0")
 

@@ -469,7 +469,7 @@ def select(workflow: model.Workflow, only: Sequence[str], skip: Sequence[str]) -
     unknown = [name for name in (*only, *skip) if name not in workflow.jobs]
     if unknown:
         names = ", ".join(workflow.jobs)
-        message = f"ci: no job {', '.join(unknown)} in {workflow.path}; its jobs are {names}"
+        message = f"ci: no job {shown_names(unknown)} in {workflow.path}; its jobs are {names}"
         raise Exit(message, code=1)
     chosen = set(workflow.jobs)
     if only:
@@ -797,15 +797,34 @@ class Asked:
 ASKED_NOTHING = Asked()
 
 
-# The repeatable flags, each with the example its refusal gives.
-VALUED_FLAGS = {"--only": "--only test", "--skip": "--skip docker", "--input": "--input name=value"}
+# The repeatable flags, long and short, each with the value its refusal gives as an example.
+VALUED_FLAGS = {
+    "--only": "test",
+    "-o": "test",
+    "--skip": "docker",
+    "-k": "docker",
+    "--input": "name=value",
+    "-p": "name=value",
+}
+
+
+def shown_names(names: Sequence[str]) -> str:
+    """Names as given, a name no job could have (blank, spaced) quoted so it shows."""
+    return ", ".join(name if model.JOB_ID.fullmatch(name) else json.dumps(name) for name in names)
 
 
 def require_flag_values(argv: Sequence[str]) -> None:
-    """Refuse a repeatable flag given no value: invoke would take it as not given at all."""
-    for flag, following in zip(argv, [*argv[1:], ""], strict=True):
-        if flag in VALUED_FLAGS and (not following or following.startswith("-")):
-            message = f"ci: {flag} needs a value, as in `invoke ci {VALUED_FLAGS[flag]}`"
+    """Refuse a repeatable flag given no value or a blank one.
+
+    invoke takes `--only` with nothing after it as no `--only` at all, and so runs every job.
+    """
+    for token, following in zip(argv, [*argv[1:], ""], strict=True):
+        flag, equals, attached = token.partition("=")
+        if flag not in VALUED_FLAGS:
+            continue
+        value = attached if equals else following
+        if not value.strip() or (not equals and value.startswith("-")):
+            message = f"ci: {flag} needs a value, as in `invoke ci {flag} {VALUED_FLAGS[flag]}`"
             raise Exit(message, code=1)
 
 
@@ -885,7 +904,7 @@ def selection_for(
     known = {job for other in among for job in other.jobs}
     unknown = [name for name in (*only, *skip) if name not in known]
     if unknown:
-        message = f"ci: no job {', '.join(unknown)} in any workflow the event triggers"
+        message = f"ci: no job {shown_names(unknown)} in any workflow the event triggers"
         raise Exit(message, code=1)
     mine_only = [name for name in only if name in workflow.jobs]
     if only and not mine_only:

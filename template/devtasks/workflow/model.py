@@ -1,6 +1,7 @@
 """The typed workflow model: a workflow, its jobs, steps, matrices and entries, as written."""
 
 import itertools
+import re
 import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from devtasks.workflow.rules import (
     Role,
 )
 from devtasks.workflow.triggers import Trigger
+
+# A job id as GitHub allows it: a letter or `_`, then letters, digits, `-` and `_`.
+JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True)

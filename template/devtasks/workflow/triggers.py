@@ -149,8 +149,8 @@ def _paths_decision(trigger: Trigger, happening: Happening) -> Decision | None:
 
 
 def _listed(patterns: tuple[str, ...]) -> str:
-    """A filter's patterns for a reason line; an empty list as the `[]` it was written as."""
-    return ", ".join(patterns) or "[]"
+    """A filter's patterns for a reason line: an empty list as `[]`, an empty pattern as `""`."""
+    return ", ".join(pattern or '""' for pattern in patterns) or "[]"
 
 
 def decide(triggers: Mapping[str, Trigger], happening: Happening) -> Decision:
