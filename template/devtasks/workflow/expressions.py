@@ -29,14 +29,16 @@ TOKEN = re.compile(
 STATUS_FUNCTIONS = frozenset({"success", "always", "failure", "cancelled"})
 # name -> (fewest, most) arguments; GitHub's other functions (toJSON, fromJSON, join,
 # hashFiles) need values `invoke ci` does not model, so an expression calling them is refused.
-FUNCTIONS: Mapping[str, tuple[int, int]] = {
-    **dict.fromkeys(STATUS_FUNCTIONS, (0, 0)),
+# The functions evaluated here, spelled as GitHub's docs spell them: fewest and most arguments.
+EVALUATED: Mapping[str, tuple[int, int]] = {
     "contains": (2, 2),
-    "startswith": (2, 2),
-    "endswith": (2, 2),
+    "startsWith": (2, 2),
+    "endsWith": (2, 2),
     "format": (1, 64),
+    **dict.fromkeys(sorted(STATUS_FUNCTIONS), (0, 0)),
 }
-EVALUATED = ("contains", "startsWith", "endsWith", "format", *sorted(STATUS_FUNCTIONS))
+# Function names are case-insensitive: looked up case-folded.
+FUNCTIONS = {name.casefold(): arity for name, arity in EVALUATED.items()}
 NUMBER = re.compile(r"-?(?:0x[0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 KEYWORDS: Mapping[str, Value] = {"true": True, "false": False, "null": None}
 
