@@ -495,6 +495,7 @@ def test_the_probed_container_runs_with_probe_env(default_service: Service) -> N
         "docker: the prod container exited with code 1 at start: my_service: invalid settings: "
         "MY_SERVICE_LOG_LEVEL='loud'"
     ), result.stderr
+    assert last.endswith(" (it ran with [tool.shipshape] probe-env MY_SERVICE_LOG_LEVEL)"), last
 
 
 def test_invoke_docker_without_an_engine_is_one_line(default_service: Service) -> None:

@@ -186,6 +186,20 @@ def _last_words(container: Container) -> str:
     return f": {lines[-1].strip()}" if lines else ""
 
 
+@contextmanager
+def naming_probe_env(env: Mapping[str, str]) -> Iterator[None]:
+    """A failure of the probed container names what probe-env set: it may be the cause."""
+    try:
+        yield
+    except Exit as error:
+        if not env:
+            raise
+        message = (
+            f"{error.message} (it ran with [tool.shipshape] probe-env {', '.join(sorted(env))})"
+        )
+        raise Exit(message, code=error.code) from None
+
+
 def published_port(container: Container, port: int) -> int:
     """The host port on 127.0.0.1 that the container's port is published on."""
     with step("inspecting the prod container"):
@@ -239,7 +253,7 @@ def stop_gracefully(container: Container) -> None:
         if exit_code == KILLED:
             message += (
                 f": killed, not stopped within {STOPPED_WITHIN_SECONDS} s (the drain and the "
-                "graceful shutdown, probe-env's settings included, must fit)"
+                "graceful shutdown must fit)"
             )
         raise Exit(message, code=1)
     say(f"SIGTERM stopped it in {seconds:.1f} s with exit code 0")
@@ -300,7 +314,10 @@ def run_job(settings: Config, repository: str | None = None, *, publish: bool = 
     build("prod", tags, build_args, publishing=publishing)
     prod_image = tags[0]
     port = exposed_port(prod_image)
-    with hardened_container(prod_image, port, settings.probe_env) as container:
+    with (
+        naming_probe_env(settings.probe_env),
+        hardened_container(prod_image, port, settings.probe_env) as container,
+    ):
         wait_until_healthy(container, settings.probe_timeout_seconds)
         probe(published_port(container, port), revision.label, settings.probe_paths)
         check_non_root(container)
