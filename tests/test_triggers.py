@@ -635,6 +635,8 @@ def test_repeatable_flags_with_values_pass() -> None:
     argv = ["invoke", "ci", "--only", "test", "--skip=docker", "--input", "a=-1", "--only", "x"]
     plan.require_flag_values(argv)
     plan.require_flag_values(["invoke", "ci", "-o", "lint", "-k=docker", "-p", "a=", "-p=b=2"])
+    # Before the task's name, `-p` is invoke's own --pty, a flag without a value.
+    plan.require_flag_values(["invoke", "-p", "-e", "ci", "--only", "test"])
 
 
 def test_a_workflow_flag_names_a_file_that_exists(repository: Path) -> None:

@@ -814,10 +814,14 @@ def shown_names(names: Sequence[str]) -> str:
 
 
 def require_flag_values(argv: Sequence[str]) -> None:
-    """Refuse a repeatable flag given no value or a blank one.
+    """Refuse a repeatable flag of `ci` given no value or a blank one.
 
     invoke takes `--only` with nothing after it as no `--only` at all, and so runs every job.
+    Only what follows the task's name is ci's: before it, `-p` is invoke's own `--pty`.
     """
+    if "ci" not in argv:
+        return
+    argv = argv[argv.index("ci") :]
     for token, following in zip(argv, [*argv[1:], ""], strict=True):
         flag, equals, attached = token.partition("=")
         if flag not in VALUED_FLAGS:
