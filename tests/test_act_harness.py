@@ -4,6 +4,7 @@ The fast tests check the `uses:`-to-stand-in mapping and the reading of act's JS
 slow ones run nektos/act on rendered services, clean and with a broken test.
 """
 
+import contextlib
 import json
 import sys
 from collections.abc import Mapping
@@ -326,9 +327,17 @@ def test_a_broken_test_fails_the_test_job_and_skips_what_needs_it(tmp_path: Path
         # `if: always()`: the reports are uploaded after the failure too.
         assert entry.steps[-1].name.startswith("actions/upload-artifact@"), summary
         assert entry.steps[-1].outcome is not Result.SKIPPED, summary
-    # Every job needing test is skipped, whatever its own `if:`.
+    # docker starts beside test, but its ci image's build runs the same suite: it fails too
+    # (where no engine answers, it fails saying so).
+    docker = result.entry(ENGINE_JOB)
+    assert docker.result is Result.FAILED, summary
+    with contextlib.suppress(base_images.HarnessError):
+        base_images.check_engine()
+        assert "test_broken" in result.output(ENGINE_JOB, docker.matrix), summary
+    # Every job needing test or docker is skipped, whatever its own `if:`.
     for job_id in needing_the_engine(read_workflow(project / WORKFLOW)["jobs"]):
-        assert [job.result for job in result.entries(job_id)] == [Result.SKIPPED], summary
+        if job_id != ENGINE_JOB:
+            assert [job.result for job in result.entries(job_id)] == [Result.SKIPPED], summary
 
 
 @pytest.mark.docker
