@@ -507,13 +507,13 @@ def conclude(  # noqa: PLR0913 - the update's outcome, and where the service is
         report_conflicts(conflicts)
         names = ", ".join(conflict.path for conflict in conflicts)
         where = "on the pull request's branch" if pull_request else "here"
-        then = "then run `uv lock` and `uv run --locked invoke ci`"
+        in_folder = ""
         if folder != ".":
             names += " (paths from the repository root)"
-            then = f"then run `uv lock` and `uv run --locked invoke ci` in {folder}/"
+            in_folder = f" in {folder}/"
         message = (
             f"updated {before} -> {after} with conflicts in {names}: resolve them {where}, "
-            f"{then}, and commit"
+            f"then run `uv lock` and `uv run --locked invoke ci`{in_folder}, and commit"
         )
         raise fail(message)
     if ci != CiResult.PASSED:
